@@ -1,0 +1,24 @@
+"""The user-facing error contract: InvalidInput and the JSON error response."""
+import json
+
+from flask import Response
+
+
+class InvalidInput(Exception):
+    """A user mistake: `code` is a short snake_case tag, `message` says what is wrong and how to fix it."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status  # 400 bad content, 413 too large, 415 not a CSV / wrong content type
+
+    def __repr__(self):
+        return f"InvalidInput({self.code!r}, {self.message!r}, status={self.status})"
+
+
+def error_response(status: int, code: str, message: str, **extra) -> Response:
+    """Return the JSON body {"error": code, "message": message, **extra} with `status`."""
+    # Built without jsonify so it also works outside an app context (WSGI wrappers, 413 handlers).
+    body = json.dumps({"error": code, "message": message, **extra})
+    return Response(body, status=status, mimetype="application/json")
