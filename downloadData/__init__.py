@@ -1,0 +1,1 @@
+"""Data download: yfinance -> downloadData/data/<SYMBOL>_data.csv."""
