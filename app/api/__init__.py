@@ -1,0 +1,52 @@
+"""Thin HTTP blueprints; the work happens in app.forecast_service, app.monitoring and friends."""
+import logging
+import uuid
+
+from flask import g, request
+from werkzeug.exceptions import HTTPException
+
+from app.errors import InvalidInput, error_response
+
+log = logging.getLogger(__name__)
+
+
+def register_blueprints(app):
+    """Attach every blueprint, the request id and the JSON error handlers."""
+    from app.api.health import health_bp
+    from app.api.monitoring import monitoring_bp
+    from app.api.openapi import openapi_bp
+    from app.api.pages import pages_bp
+    from app.api.predict import predict_bp
+
+    for blueprint in (health_bp, predict_bp, pages_bp, openapi_bp, monitoring_bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _assign_request_id():
+        g.request_id = uuid.uuid4().hex
+
+    @app.after_request
+    def _expose_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    @app.errorhandler(InvalidInput)
+    def _invalid_input(exc):
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        if exc.code == 413:
+            limit_mb = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+            return error_response(413, "payload_too_large",
+                                  f"the upload exceeds the {limit_mb:g} MB limit; send a shorter history")
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        request_id = g.get("request_id", "")
+        log.exception("unhandled error on %s %s (request_id=%s)", request.method, request.path, request_id)
+        return error_response(500, "internal_error",
+                              "the server failed to handle this request; quote the request_id if you report it",
+                              request_id=request_id)

@@ -1,0 +1,47 @@
+"""Read the CSV a client sent: a multipart field `file`, a text/csv body, or none (forecast by ticker)."""
+from flask import request
+
+from app.errors import InvalidInput
+
+CSV_MIMETYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}
+NO_BODY_MIMETYPES = {"", "application/x-www-form-urlencoded", "application/json"}
+
+
+def read_upload():
+    """Return (csv_bytes or None, client file name or None); the upload stays in memory."""
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None or (not upload.filename and not upload.content_length):
+            return _none_or_empty(upload)
+        data = upload.read()
+        if not data:
+            raise InvalidInput("empty_file", f"the uploaded file {upload.filename!r} is empty; choose a CSV with "
+                                             "columns Date, Open, High, Low, Close, Volume")
+        return data, upload.filename
+    if mimetype in CSV_MIMETYPES:
+        data = request.get_data(cache=False)
+        if not data:
+            raise InvalidInput("empty_file", "the request body is empty; send the CSV text as the body")
+        return data, None
+    if mimetype in NO_BODY_MIMETYPES:
+        return None, None
+    raise InvalidInput("unsupported_media_type",
+                       f"content type {mimetype!r} is not accepted; send the CSV as multipart/form-data field "
+                       "'file' or as a body with Content-Type: text/csv", status=415)
+
+
+def _none_or_empty(upload):
+    """A form submitted without choosing a file counts as no file."""
+    if upload is not None and upload.read(1):
+        raise InvalidInput("missing_file_name", "the uploaded file has no name; send it as field 'file'")
+    return None, None
+
+
+def request_field(name):
+    """A form, query-string or JSON field, or None."""
+    value = request.values.get(name)
+    if value is None and request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get(name) if isinstance(body, dict) else None
+    return None if value is None else str(value)

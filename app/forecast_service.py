@@ -1,0 +1,143 @@
+"""One forecast request from raw input to the answer: shared by the JSON API and the HTML page."""
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from app import metrics
+from app.csv_input import parse_price_csv, require_rows
+from app.errors import InvalidInput
+from app.monitoring.tickers import normalise_ticker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ForecastRequest:
+    """What a client sent: CSV bytes (or None to fetch by ticker), the ticker field, the file name, horizon."""
+
+    data: bytes | None
+    ticker_field: str | None
+    filename: str | None
+    horizon_field: str | None
+    request_id: str
+
+
+class UpstreamUnavailable(Exception):
+    """The price source (yfinance) could not be reached; the client may retry later."""
+
+
+def parse_horizon(value, max_horizon):
+    """Turn the `horizon` field into an int in 1..max_horizon (default 1) or raise InvalidInput."""
+    if value is None or str(value).strip() == "":
+        return 1
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= max_horizon:
+        raise InvalidInput("bad_horizon", f"horizon must be a whole number of trading days from 1 to "
+                                          f"{max_horizon}, got {text[:20]!r}")
+    return int(text)
+
+
+def next_trading_days(last_date, horizon):
+    """The `horizon` weekdays after `last_date` (weekends skipped; exchange holidays are not known)."""
+    return pd.bdate_range(last_date + pd.Timedelta(days=1), periods=horizon)
+
+
+def fetch_history_csv(ticker, days):
+    """Recent daily history of `ticker` as CSV bytes, through the same fetch function as downloadData."""
+    from downloadData.downloadData import DownloadError, fetch_prices  # yfinance is imported only if used
+
+    start = (pd.Timestamp.today().normalize() - pd.Timedelta(days=days)).date().isoformat()
+    try:
+        frame = fetch_prices(ticker, start=start, end=None)
+    except DownloadError as exc:
+        if getattr(exc, "unknown_ticker", False):
+            raise InvalidInput("unknown_ticker", str(exc), status=404) from exc
+        raise UpstreamUnavailable(str(exc)) from exc
+    return frame.to_csv().encode()
+
+
+def run_forecast(app, req):
+    """Validate the request, forecast, record metrics and register the forecast; return the answer dict."""
+    started = time.perf_counter()
+    predictor = app.extensions["predictor"]
+    horizon = parse_horizon(req.horizon_field, predictor.max_horizon)
+    ticker = normalise_ticker(req.ticker_field, req.filename)
+    data = req.data
+    if data is None:
+        if ticker == "UNKNOWN":
+            raise InvalidInput("missing_file", "send a CSV file (multipart field 'file' or a text/csv body), "
+                                               "or a 'ticker' to fetch its recent history")
+        try:
+            data = fetch_history_csv(ticker, app.config["TICKER_HISTORY_DAYS"])
+        except UpstreamUnavailable as exc:
+            raise InvalidInput("price_source_unavailable",
+                               f"could not fetch {ticker} from Yahoo Finance ({exc}); upload a CSV instead "
+                               "or retry later", status=503) from exc
+    frame = parse_price_csv(data)
+    require_rows(frame, predictor.min_history)
+    closes = frame["close"].to_numpy()
+
+    inference_started = time.perf_counter()
+    forecast = predictor.forecast(closes, horizon)
+    metrics.observe_inference(time.perf_counter() - inference_started)
+    metrics.count_prediction()
+    _record_backtest_errors(app, predictor, closes)
+
+    last_date = frame.index[-1]
+    dates = next_trading_days(last_date, horizon)
+    rows = [
+        {"date": day.date().isoformat(), "close": float(forecast.close[i]),
+         "lower_80": float(forecast.lower_80[i]), "upper_80": float(forecast.upper_80[i]),
+         "lower_95": float(forecast.lower_95[i]), "upper_95": float(forecast.upper_95[i])}
+        for i, day in enumerate(dates)
+    ]
+    registered = _register(app, ticker, frame, rows, predictor.version, req.request_id, data)
+    return {
+        "ticker": ticker,
+        "last_date": last_date.date().isoformat(),
+        "last_close": float(closes[-1]),
+        "horizon": horizon,
+        "predictions": rows,
+        "predicted_close": rows[0]["close"],
+        "model_version": predictor.version,
+        "request_id": req.request_id,
+        "registered": registered,
+        "processing_time_ms": round((time.perf_counter() - started) * 1000, 3),
+        "history": {"dates": [d.date().isoformat() for d in frame.index[-120:]],
+                    "closes": [float(c) for c in closes[-120:]]},
+    }
+
+
+def _record_backtest_errors(app, predictor, closes):
+    """Compare one-step forecasts for the last days of the upload with the closes that followed."""
+    n = min(app.config["BACKTEST_DAYS"], len(closes) - predictor.min_history)
+    if n <= 0:
+        return
+    predicted, actual = predictor.one_step_backtest(closes, n)
+    naive = closes[-n - 1:-1]
+    metrics.record_errors("backtest", predicted, actual, naive)
+
+
+def _register(app, ticker, frame, rows, model_version, request_id, data):
+    """Register the forecast and keep the upload's recent closes as realised prices; False if the store failed.
+
+    A registry outage must not cost the user the forecast: it is logged, reported by /ready and in the answer.
+    """
+    registry = app.extensions.get("forecast_registry")
+    if registry is None:
+        return False
+    try:
+        registered = registry.register_forecasts(
+            ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
+            forecast_rows=rows, model_version=model_version, request_id=request_id,
+            input_hash=hashlib.sha256(data).hexdigest())
+        if ticker != "UNKNOWN":  # closes of an unnamed upload cannot validate anyone's forecast
+            registry.record_actuals(ticker, frame["close"].iloc[-30:])
+    except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
+        log.exception("forecast registry write failed (request_id=%s)", request_id)
+        return False
+    metrics.count_registered(registered)
+    return True
