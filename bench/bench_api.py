@@ -1,0 +1,105 @@
+"""POST /predict with a one-year CSV through gunicorn (2 workers): latency, throughput, start-up, memory.
+
+Prints our server's figures beside a reference measured in the same run: the peer projects' style of
+server (Keras model.predict per request, bench/reference_keras_app.py) on the same machine and CSV.
+Throughput uses wrk (Debian package) when present, else a Python thread pool.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.server import GUNICORN, free_port  # noqa: E402
+
+CSV = pd.read_csv(ROOT / "downloadData/data/GSPC_data.csv").tail(252).to_csv(index=False).encode()
+
+
+def start(args, env, tmp):
+    port = free_port()
+    environ = dict(os.environ, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2",
+                   REGISTRY_PATH=str(Path(tmp) / "forecasts.sqlite3"),
+                   PROMETHEUS_MULTIPROC_DIR=str(Path(tmp) / "multiproc"), **env)
+    began = time.monotonic()
+    proc = subprocess.Popen([GUNICORN, *args], cwd=ROOT, env=environ, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            if requests.post(url + "/predict", data=CSV, headers={"Content-Type": "text/csv"}).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    return proc, url, time.monotonic() - began
+
+
+def latencies(url, n):
+    session = requests.Session()
+    out = []
+    for _ in range(n):
+        began = time.perf_counter()
+        session.post(url + "/predict", data=CSV, headers={"Content-Type": "text/csv"}).raise_for_status()
+        out.append((time.perf_counter() - began) * 1000)
+    return out
+
+
+def throughput(url, seconds):
+    if shutil.which("wrk"):
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            body = CSV.decode().replace("\n", "\\n")
+            script.write(f'wrk.method = "POST"\nwrk.body = "{body}"\n'
+                         'wrk.headers["Content-Type"] = "text/csv"\n')
+        out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", script.name, url + "/predict"],
+                             capture_output=True, text=True).stdout
+        line = next(l for l in out.splitlines() if l.startswith("Requests/sec"))
+        errors = [l.strip() for l in out.splitlines() if "Non-2xx" in l or "Socket errors" in l]
+        return float(line.split()[1]), errors
+    raise SystemExit("install wrk (apt-get install wrk) for the throughput figure")
+
+
+def worker_rss_mb(proc):
+    pids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    return [int(Path(f"/proc/{p}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024 for p in pids]
+
+
+def measure(name, args, env, n, seconds):
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url, ready_s = start(args, env, tmp)
+        try:
+            lat = latencies(url, n)
+            rps, errors = throughput(url, seconds)
+            rss = worker_rss_mb(proc)
+        finally:
+            proc.terminate()
+            proc.wait()
+    p50, p99 = statistics.median(lat), statistics.quantiles(lat, n=100)[98]
+    print(f"{name:<34} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  {rps:7.1f} req/s  first answer after "
+          f"{ready_s:4.1f} s  worker RSS {', '.join(f'{r:.0f}' for r in rss)} MB {' '.join(errors)}")
+    return p50, rps, max(rss)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests for latency")
+    parser.add_argument("--seconds", type=int, default=15, help="wrk duration for throughput")
+    args = parser.parse_args(argv)
+    print(f"POST /predict, one-year CSV ({len(CSV)} bytes), gunicorn 2 workers, {os.cpu_count()} cores")
+    ours = measure("ours (NumPy forward pass)", ["-c", "app/gunicorn_conf.py"], {}, args.requests, args.seconds)
+    ref = measure("reference (Keras model.predict)",
+                  ["-c", "app/gunicorn_conf.py", "bench.reference_keras_app:app"],
+                  {"TF_CPP_MIN_LOG_LEVEL": "3"}, max(args.requests // 5, 30), args.seconds)
+    print(f"ratios ours/reference: p50 {ours[0] / ref[0]:.3f}, throughput {ours[1] / ref[1]:.1f}x, "
+          f"worker RSS {ours[2] / ref[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Shared fixtures: an isolated app per test, its client, and real price history from the shipped data."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CSV = ROOT / "downloadData" / "data" / "GSPC_data.csv"
+
+
+@pytest.fixture(scope="session")
+def gspc_frame():
+    """The shipped S&P 500 history as Yahoo's CSV layout (Date column first)."""
+    return pd.read_csv(SAMPLE_CSV)
+
+
+@pytest.fixture
+def csv_bytes(gspc_frame):
+    """CSV bytes of the last `rows` days of the shipped S&P 500 history (one trading year by default)."""
+    def make(rows=252, frame=None):
+        return (gspc_frame if frame is None else frame).tail(rows).to_csv(index=False).encode()
+    return make
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A fresh app with its own forecast registry in a temporary folder."""
+    return create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"),
+                       "DATABASE_URL": "", "MONITORING_TOKEN": ""})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,87 @@
+"""Start the real gunicorn server (the same config file as `make run` and the Docker image) for tests."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def free_port():
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A running gunicorn: its base URL, its process and its log file."""
+
+    def __init__(self, process, url, log_path):
+        self.process, self.url, self.log_path = process, url, log_path
+
+    def log(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def worker_pids(self):
+        """PIDs of the live workers (children of the master)."""
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+
+@contextmanager
+def gunicorn_server(tmp_path, workers=2, env=None, ready_path="/ready", timeout=60):
+    """Run `gunicorn -c app/gunicorn_conf.py` on a free loopback port until the block ends."""
+    port = free_port()
+    environ = dict(os.environ, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers),
+                   REGISTRY_PATH=str(tmp_path / "forecasts.sqlite3"),
+                   PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom_multiproc"))
+    environ.update(env or {})
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([GUNICORN, "-c", "app/gunicorn_conf.py"], cwd=ROOT, env=environ,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        _wait_until_answering(server, ready_path, timeout)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_until_answering(server, path, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if requests.get(server.url + path, timeout=2).status_code < 500:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer {path} within {timeout}s:\n{server.log()}")
+
+
+def require_component(path, what):
+    """Skip (or fail under CI=true) when a system component is missing."""
+    import pytest
+
+    if Path(path).exists():
+        return path
+    message = f"{what} not found at {path} (Debian package; .ci/run installs it)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
