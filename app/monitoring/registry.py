@@ -1,0 +1,203 @@
+"""ForecastRegistry: stores every forecast once, the realised closes, and the validation results."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.monitoring.storage import actuals, create_schema, dialect_insert, forecasts, make_engine, sqlite_url
+from app.monitoring.tickers import UNKNOWN_TICKER
+
+STATUSES = ("pending", "validated")
+_IDENTITY = ["ticker", "target_date", "model_version", "input_hash"]
+
+
+def as_date(value) -> dt.date:
+    """A date from a date, datetime, pandas Timestamp or ISO string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def input_fingerprint(closes: Iterable[float], last_date=None) -> str:
+    """Stable hash of the closes a forecast was computed from (the same input gives the same hash)."""
+    digest = hashlib.sha256(np.ascontiguousarray(np.asarray(closes, dtype=np.float64)).tobytes())
+    if last_date is not None:
+        digest.update(as_date(last_date).isoformat().encode())
+    return digest.hexdigest()[:32]
+
+
+def closes_series(frame_or_series) -> pd.Series:
+    """The close column of a parsed price frame (or a Series) as a float Series indexed by date."""
+    series = frame_or_series["close"] if isinstance(frame_or_series, pd.DataFrame) else frame_or_series
+    series = pd.Series(series, dtype="float64").dropna()
+    series.index = pd.DatetimeIndex(series.index).normalize()
+    return series[~series.index.duplicated(keep="last")].sort_index()
+
+
+class ForecastRegistry:
+    """Forecast registry on a SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...)."""
+
+    def __init__(self, url: str, create: bool = True):
+        self.url = url
+        self.engine = make_engine(url)
+        self.last_error: str | None = None  # last failed write, for /ready; cleared by the next success
+        if create:
+            create_schema(self.engine)
+
+    @classmethod
+    def at_path(cls, path: str) -> "ForecastRegistry":
+        """Registry in a SQLite file at path (its directory is created)."""
+        return cls(sqlite_url(path))
+
+    def __repr__(self) -> str:
+        return f"ForecastRegistry({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite); remembers failures for readiness checks."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(write=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            self.last_error = f"forecast registry write failed: {_describe(exc)}"
+            raise
+        self.last_error = None
+
+    def ping(self) -> None:
+        """Raise if the database cannot be read."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1)).scalar_one()
+
+    # --- writes -------------------------------------------------------------------------------------
+
+    def register_forecasts(self, ticker: str, made_at, last_close: float | None,
+                           forecast_rows: Iterable[Mapping], model_version: str,
+                           request_id: str | None, input_hash: str) -> int:
+        """Store forecast_rows ({date, close, lower_80, ...}, step 1 first); returns how many were new."""
+        made = as_date(made_at)
+        now = dt.datetime.now(dt.timezone.utc)
+        naive = None if last_close is None else float(last_close)
+        rows = []
+        for step, row in enumerate(forecast_rows, start=1):
+            rows.append({
+                "ticker": ticker, "made_at": made, "target_date": as_date(row["date"]),
+                "horizon_step": int(row.get("horizon_step", step)), "predicted": float(row["close"]),
+                "lower_80": _opt_float(row.get("lower_80")), "upper_80": _opt_float(row.get("upper_80")),
+                "lower_95": _opt_float(row.get("lower_95")), "upper_95": _opt_float(row.get("upper_95")),
+                "last_close": naive, "model_version": str(model_version), "request_id": request_id,
+                "input_hash": input_hash, "created_at": now, "status": "pending",
+            })
+        if not rows:
+            return 0
+        # One multi-row INSERT: its rowcount is the number of new rows on every dialect.
+        stmt = dialect_insert(self.engine, forecasts).values(rows).on_conflict_do_nothing(index_elements=_IDENTITY)
+        with self._writing() as conn:
+            return max(conn.execute(stmt).rowcount, 0)
+
+    def record_actuals(self, ticker: str, frame_or_series, since=None) -> int:
+        """Store realised closes for ticker (newer uploads overwrite); only dates >= since when given."""
+        if ticker == UNKNOWN_TICKER:
+            return 0  # closes of an unnamed upload could belong to any stock
+        series = closes_series(frame_or_series)
+        if since is not None:
+            series = series[series.index >= pd.Timestamp(as_date(since))]
+        if series.empty:
+            return 0
+        rows = [{"ticker": ticker, "date": ts.date(), "close": float(v)} for ts, v in series.items()]
+        insert = dialect_insert(self.engine, actuals)
+        stmt = insert.on_conflict_do_update(index_elements=["ticker", "date"], set_={"close": insert.excluded.close})
+        written = 0
+        with self._writing() as conn:
+            for start in range(0, len(rows), 500):  # stay far below SQLite's bound-parameter limit
+                written += max(conn.execute(stmt.values(rows[start:start + 500])).rowcount, 0)
+        return written
+
+    def mark_validated(self, results: Iterable[Mapping]) -> list[int]:
+        """Set actual/error fields of still-pending forecasts; returns the ids this call validated."""
+        now = dt.datetime.now(dt.timezone.utc)
+        done = []
+        with self._writing() as conn:
+            for r in results:
+                values = {k: r[k] for k in ("actual", "actual_date", "abs_error", "ape",
+                                            "naive_abs_error", "naive_ape")}
+                stmt = (update(forecasts)
+                        .where(forecasts.c.id == r["id"], forecasts.c.status == "pending")
+                        .values(status="validated", validated_at=now, **values))
+                # The status guard makes concurrent validators count each forecast once.
+                if conn.execute(stmt).rowcount == 1:
+                    done.append(r["id"])
+        return done
+
+    # --- reads --------------------------------------------------------------------------------------
+
+    def earliest_pending_target(self, ticker: str) -> dt.date | None:
+        """Earliest target date among ticker's pending forecasts (closes before it validate nothing)."""
+        stmt = select(func.min(forecasts.c.target_date)).where(
+            forecasts.c.ticker == ticker, forecasts.c.status == "pending")
+        with self.engine.connect() as conn:
+            value = conn.execute(stmt).scalar()
+        return None if value is None else as_date(value)
+
+    def pending(self, since=None, until=None, ticker: str | None = None) -> list[dict]:
+        """Pending forecasts with since <= target_date <= until (both optional), oldest target first."""
+        stmt = select(forecasts).where(forecasts.c.status == "pending")
+        if since is not None:
+            stmt = stmt.where(forecasts.c.target_date >= as_date(since))
+        if until is not None:
+            stmt = stmt.where(forecasts.c.target_date <= as_date(until))
+        if ticker is not None:
+            stmt = stmt.where(forecasts.c.ticker == ticker)
+        stmt = stmt.order_by(forecasts.c.target_date, forecasts.c.id)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(stmt)]
+
+    def actual_closes(self, ticker: str, start=None, end=None) -> pd.Series:
+        """Stored realised closes of ticker between start and end (inclusive) as a Series by date."""
+        stmt = select(actuals.c.date, actuals.c.close).where(actuals.c.ticker == ticker)
+        if start is not None:
+            stmt = stmt.where(actuals.c.date >= as_date(start))
+        if end is not None:
+            stmt = stmt.where(actuals.c.date <= as_date(end))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(actuals.c.date)).all()
+        index = pd.DatetimeIndex([pd.Timestamp(r.date) for r in rows], name="date")
+        return pd.Series([r.close for r in rows], index=index, dtype="float64", name="close")
+
+    def counts(self, ticker: str | None = None) -> dict[str, int]:
+        """Number of forecasts per status."""
+        stmt = select(forecasts.c.status, func.count()).group_by(forecasts.c.status)
+        if ticker is not None:
+            stmt = stmt.where(forecasts.c.ticker == ticker)
+        with self.engine.connect() as conn:
+            found = dict(conn.execute(stmt).all())
+        return {status: int(found.get(status, 0)) for status in STATUSES}
+
+    def count_all(self) -> int:
+        """Total number of registered forecasts."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(forecasts)).scalar_one())
+
+
+def _opt_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _describe(exc: Exception) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {cause}"

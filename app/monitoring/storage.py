@@ -1,0 +1,141 @@
+"""Database schema and engine set-up for the forecast registry (SQLAlchemy Core, SQLite or PostgreSQL)."""
+from __future__ import annotations
+
+import os
+import time
+import weakref
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError, IntegrityError
+
+# Seconds a writer waits for another process's write lock before SQLite reports "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+metadata = MetaData()
+
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticker", String(15), nullable=False),
+    Column("made_at", Date, nullable=False),  # date of the last close the forecast was made from
+    Column("target_date", Date, nullable=False),
+    Column("horizon_step", Integer, nullable=False),  # 1 = next trading day
+    Column("predicted", Float, nullable=False),
+    Column("lower_80", Float),
+    Column("upper_80", Float),
+    Column("lower_95", Float),
+    Column("upper_95", Float),
+    Column("last_close", Float),  # the naive (persistence) forecast; NULL when a client did not send it
+    Column("model_version", String(64), nullable=False),
+    Column("request_id", String(64)),
+    Column("input_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("actual", Float),
+    Column("actual_date", Date),  # the trading day whose close validated the forecast
+    Column("abs_error", Float),
+    Column("ape", Float),  # absolute percentage error, in percent
+    Column("naive_abs_error", Float),
+    Column("naive_ape", Float),
+    Column("validated_at", DateTime(timezone=True)),
+    # One row per forecast, however often the same request is repeated.
+    UniqueConstraint("ticker", "target_date", "model_version", "input_hash", name="uq_forecasts_identity"),
+    Index("ix_forecasts_status_target", "status", "target_date"),
+    Index("ix_forecasts_ticker_status", "ticker", "status"),
+)
+
+actuals = Table(
+    "actuals",
+    metadata,
+    Column("ticker", String(15), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("close", Float, nullable=False),
+)
+
+
+def dialect_insert(engine: Engine, table: Table):
+    """An INSERT construct that supports on_conflict_do_nothing/update for the engine's dialect."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise ValueError(f"unsupported database dialect {engine.dialect.name!r}: use sqlite or postgresql")
+
+
+def sqlite_url(path: str) -> str:
+    """SQLAlchemy URL for a SQLite file, creating its directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    return f"sqlite:///{os.path.abspath(path)}"
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for url; SQLite gets WAL, a busy timeout and explicit BEGIN IMMEDIATE for writers."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    _dispose_pool_after_fork(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL lets readers run beside one writer; BEGIN IMMEDIATE makes writers queue on the busy timeout."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # pysqlite's own lazy BEGIN upgrades read locks to write locks, which fails at once with
+        # "database is locked" under contention instead of waiting; we emit BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is safe in WAL mode: a crashed process loses nothing; only an OS crash may lose the last commit.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+
+def _dispose_pool_after_fork(engine: Engine) -> None:
+    """Forked gunicorn workers must not share the parent's pooled connections."""
+    ref = weakref.ref(engine)
+
+    def _after_fork():
+        live = ref()
+        if live is not None:
+            live.dispose(close=False)
+
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def create_schema(engine: Engine, attempts: int = 5) -> None:
+    """Create missing tables; tolerates several workers creating the schema at the same moment."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            # Another process won the race ("already exists"); the next checkfirst pass sees its tables.
+            if attempt == attempts - 1 or "exist" not in str(exc).lower() and "duplicate" not in str(exc).lower():
+                raise
+            time.sleep(0.05 * (attempt + 1))
