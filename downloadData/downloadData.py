@@ -17,8 +17,16 @@ PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
 REQUIRED_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
 
 
+# Phrases yfinance uses when the ticker itself has no data (as opposed to network or rate-limit trouble).
+_NO_DATA_PHRASES = ("delisted", "no price data", "no timezone", "not found", "no data found")
+
+
 class DownloadError(Exception):
-    """The data source gave no usable prices (unknown ticker, no network, bad range)."""
+    """The data source gave no usable prices; `unknown_ticker` is False for network/rate-limit failures."""
+
+    def __init__(self, message: str, unknown_ticker: bool = False):
+        super().__init__(message)
+        self.unknown_ticker = unknown_ticker
 
 
 def download_raw(symbol: str, start: str | None, end: str | None) -> pd.DataFrame:
@@ -37,7 +45,9 @@ def download_raw(symbol: str, start: str | None, end: str | None) -> pd.DataFram
     finally:
         yf_logger.removeHandler(captured)
     if (frame is None or frame.empty) and captured.messages:
-        raise DownloadError(f"{symbol}: download failed ({captured.messages[-1]})")
+        cause = captured.messages[-1]
+        unknown = any(phrase in cause.lower() for phrase in _NO_DATA_PHRASES)
+        raise DownloadError(f"{symbol}: download failed ({cause})", unknown_ticker=unknown)
     return frame if frame is not None else pd.DataFrame()
 
 
@@ -73,7 +83,8 @@ def normalise_frame(raw: pd.DataFrame, symbol: str) -> pd.DataFrame:
     frame = frame.apply(pd.to_numeric, errors="coerce").dropna(subset=["Close"])
     frame = frame[~frame.index.duplicated(keep="last")].sort_index()
     if frame.empty:
-        raise DownloadError(f"{symbol}: no price data (unknown or delisted ticker, or empty date range)")
+        raise DownloadError(f"{symbol}: no price data (unknown or delisted ticker, or empty date range)",
+                            unknown_ticker=True)
     return frame
 
 

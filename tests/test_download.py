@@ -85,19 +85,32 @@ def test_failures_give_one_line_nonzero_exit_and_no_file(substitute, tmp_path, c
     assert list(tmp_path.iterdir()) == []
 
 
-def test_no_network_inside_yfinance_becomes_download_error(monkeypatch):
-    """yfinance swallows network errors, logs them and returns an empty frame; we surface the cause."""
+@pytest.mark.parametrize("logged, unknown_ticker", [
+    ("DNSError('Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com')", False),
+    ("YFTzMissingError('$NOPE: possibly delisted; no timezone found')", True),
+])
+def test_errors_logged_inside_yfinance_become_download_error(monkeypatch, logged, unknown_ticker):
+    """yfinance swallows failures, logs them and returns an empty frame; we surface the cause and its kind."""
     import yfinance
 
-    def offline_download(symbol, **kwargs):
+    def failing_download(symbol, **kwargs):
         log = logging.getLogger("yfinance")
         log.error("\n1 Failed download:")
-        log.error("['%s']: DNSError('Could not resolve host: query2.finance.yahoo.com')", symbol)
+        log.error("['%s']: %s", symbol, logged)
         return empty_yf_frame(symbol)
 
-    monkeypatch.setattr(yfinance, "download", offline_download)
-    with pytest.raises(dd.DownloadError, match="Could not resolve host"):
-        dd.fetch_prices("MSFT", "2020-01-01", "2020-02-01")
+    monkeypatch.setattr(yfinance, "download", failing_download)
+    with pytest.raises(dd.DownloadError) as caught:
+        dd.fetch_prices("NOPE", "2020-01-01", "2020-02-01")
+    assert logged.split("(")[1][:20] in str(caught.value)
+    assert caught.value.unknown_ticker is unknown_ticker
+
+
+def test_empty_frame_without_logged_error_is_unknown_ticker(substitute):
+    substitute(empty_yf_frame)
+    with pytest.raises(dd.DownloadError) as caught:
+        dd.fetch_prices("NOPE")
+    assert caught.value.unknown_ticker is True
 
 
 def test_exception_inside_yfinance_becomes_download_error(monkeypatch):
