@@ -1,0 +1,123 @@
+"""Serving-side model: load the artifact in app/model/ and forecast closes with intervals (no TensorFlow)."""
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app import intervals
+from app.forecasting import (ForecastInputError, InsufficientHistory, Standardiser, forecast_log_returns,
+                             min_history, require_history, trailing_volatility, validate_closes)
+from app.lstm_numpy import NumpyLSTM, UnsupportedModel
+
+CARD_FILE = "model.json"
+PREPROCESSING_FILE = "preprocessing.json"
+WEIGHTS_FILE = "model_lstm.keras"
+
+
+class ModelLoadError(Exception):
+    """The model artifact is missing or corrupt; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Forecast closes for steps 1..horizon with 80% and 95% interval bounds (arrays of length horizon)."""
+
+    close: np.ndarray
+    lower_80: np.ndarray
+    upper_80: np.ndarray
+    lower_95: np.ndarray
+    upper_95: np.ndarray
+
+    def to_dict(self) -> dict:
+        """Plain lists, ready for JSON."""
+        return {name: getattr(self, name).tolist() for name in self.__dataclass_fields__}
+
+
+class Predictor:
+    """An LSTM return model plus its scaler and card; forecasts any price series."""
+
+    def __init__(self, lstm: NumpyLSTM, scaler: Standardiser, card: dict):
+        self.lstm, self.scaler, self.card = lstm, scaler, card
+        self.window = int(card["window"])
+        self.max_horizon = int(card["horizon"]["max"])
+        self.volatility_window = int(card["intervals"]["volatility_window"])
+        self.volatility_floor = float(card["intervals"]["volatility_floor"])
+        self.quantiles = card["intervals"].get("quantiles")  # None while training calibrates them
+        self.min_history = min_history(self.window, self.volatility_window)
+        self.version = str(card["version"])
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "Predictor":
+        """Read model.json, preprocessing.json and the weights inside model_lstm.keras."""
+        model_dir = Path(model_dir)
+        card = _read_json(model_dir / CARD_FILE)
+        preprocessing = _read_json(model_dir / PREPROCESSING_FILE)
+        weights = model_dir / WEIGHTS_FILE
+        if not weights.is_file():
+            raise ModelLoadError(f"model file missing: {weights}")
+        try:
+            lstm = NumpyLSTM.from_keras_file(weights)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, UnsupportedModel) as exc:
+            raise ModelLoadError(f"model file {weights} is corrupt or unsupported: {exc}") from exc
+        try:
+            scaler = Standardiser.from_dict(preprocessing["scaler"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{model_dir / PREPROCESSING_FILE} has no valid scaler: {exc}") from exc
+        try:
+            predictor = cls(lstm, scaler, card)
+            if predictor.quantiles is None or len(predictor.quantiles["80"]["upper"]) < predictor.max_horizon:
+                raise ValueError("interval quantiles missing or shorter than the maximum horizon")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{model_dir / CARD_FILE} lacks a required field: {exc!r}") from exc
+        return predictor
+
+    def predict_paths(self, closes: np.ndarray, origins: np.ndarray, horizon: int):
+        """Cumulative predicted log returns (batch, horizon) and trailing volatility (batch,) per origin."""
+        returns = np.diff(np.log(closes))
+        predicted = forecast_log_returns(self.lstm.predict, self.scaler, returns, origins, self.window, horizon)
+        volatility = trailing_volatility(returns, origins, self.volatility_window, self.volatility_floor)
+        return np.cumsum(predicted, axis=1), volatility
+
+    def forecast(self, closes, horizon: int = 1) -> Forecast:
+        """Recursive forecast of the next `horizon` closes after the last one, with 80%/95% intervals."""
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) \
+                or not 1 <= horizon <= self.max_horizon:
+            raise ForecastInputError(f"horizon must be an integer from 1 to {self.max_horizon}, got {horizon!r}")
+        closes = validate_closes(closes)
+        require_history(closes, self.min_history)
+        origin = np.array([len(closes) - 1])
+        cumulative, volatility = self.predict_paths(closes, origin, int(horizon))
+        last = closes[-1]
+        lower_80, upper_80 = intervals.bounds(last, cumulative[0], volatility[0], self.quantiles, 0.80)
+        lower_95, upper_95 = intervals.bounds(last, cumulative[0], volatility[0], self.quantiles, 0.95)
+        return Forecast(last * np.exp(cumulative[0]), lower_80, upper_80, lower_95, upper_95)
+
+    def one_step_backtest(self, closes, n: int):
+        """(predicted, actual) for each of the last n closes, each predicted only from the closes before it."""
+        closes = validate_closes(closes)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ForecastInputError(f"backtest length must be a positive integer, got {n!r}")
+        needed = int(n) + self.window + 1
+        if len(closes) < needed:
+            raise InsufficientHistory(f"a backtest of {n} closes needs at least {needed} rows, got {len(closes)}")
+        origins = np.arange(len(closes) - n - 1, len(closes) - 1)
+        returns = np.diff(np.log(closes))
+        predicted = forecast_log_returns(self.lstm.predict, self.scaler, returns, origins, self.window, 1)
+        return closes[origins] * np.exp(predicted[:, 0]), closes[origins + 1].copy()
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from the artifact, or ModelLoadError naming the file."""
+    if not path.is_file():
+        raise ModelLoadError(f"model file missing: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"model file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"model file {path} must hold a JSON object")
+    return data
