@@ -46,7 +46,23 @@ def _open(app) -> ForecastRegistry | None:
     app.extensions["forecast_registry"] = registry
     app.extensions["registry_error"] = None
     log.info("forecast registry at %s", _where(app))
+    _publish_pending(app, registry)
     return registry
+
+
+def _publish_pending(app, registry: ForecastRegistry) -> None:
+    """Start the forecasts_pending gauge from the database rather than at 0 (when metrics are installed)."""
+    from app import metrics
+
+    if metrics.EXTENSION_KEY not in app.extensions:
+        return
+    try:
+        pending = registry.counts()["pending"]
+    except Exception as exc:  # noqa: BLE001 - the gauge is refreshed by the next validation anyway
+        log.warning("could not count pending forecasts: %s", _first_line(exc))
+        return
+    with app.app_context():
+        metrics.set_pending(pending)
 
 
 def get_registry(app) -> ForecastRegistry | None:
