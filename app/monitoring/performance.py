@@ -136,9 +136,8 @@ def degradation(registry: ForecastRegistry, ticker: str | None, today: dt.date,
     return {
         "status": "no_data" if not recent["n"] else ("degraded" if degraded else "ok"),
         "degraded": degraded, "threshold_mape": threshold, "window_days": window_days,
-        "recent": {"from": recent_from.isoformat(), "to": (today - dt.timedelta(days=1)).isoformat(), "n": recent["n"], "mape": recent["mape"]},
-        "previous": {"from": previous_from.isoformat(), "to": (recent_from - dt.timedelta(days=1)).isoformat(), "n": previous["n"],
-                     "mape": previous["mape"]},
+        "recent": _window(recent_from, today, recent),
+        "previous": _window(previous_from, recent_from, previous),
         "trend": trend, "mape_change_pp": change,
     }
 
@@ -166,6 +165,12 @@ def performance_report(registry: ForecastRegistry, *, status: str = "all", limit
         report["unknown_ticker_pending"] = registry.counts(UNKNOWN_TICKER)["pending"]
         report["per_ticker"] = per_ticker(registry)
     return report
+
+
+def _window(start: dt.date, stop: dt.date, summary: dict) -> dict:
+    """A degradation window [start, stop - 1 day] with its size and MAPE."""
+    return {"from": start.isoformat(), "to": (stop - dt.timedelta(days=1)).isoformat(),
+            "n": summary["n"], "mape": summary["mape"]}
 
 
 def _filters(ticker, since, until) -> list:

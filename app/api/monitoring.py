@@ -1,0 +1,252 @@
+"""Monitoring endpoints: register, validate, upload realised closes, performance report and page."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+import uuid
+
+import numpy as np
+import pandas as pd
+
+from flask import Blueprint, current_app, g, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import metrics
+from app.api.uploads import read_upload, request_field
+from app.csv_input import parse_price_csv
+from app.errors import InvalidInput, error_response
+from app.monitoring import get_registry
+from app.monitoring.charts import Series, time_chart_svg
+from app.monitoring.performance import HISTORY_DAYS, RECENT_LIMITS, RECENT_STATUSES, performance_report
+from app.monitoring.prices import default_price_source
+from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
+from app.monitoring.validation import validate_pending_forecasts
+
+log = logging.getLogger(__name__)
+monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
+
+MAX_DAYS_BACK = 365
+MAX_HORIZON_DAYS = 400  # calendar days between made_at and target_date that a registration may span
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class RegistryUnavailable(Exception):
+    """The forecast registry cannot be used right now."""
+
+
+@monitoring_bp.errorhandler(InvalidInput)
+def _invalid_input(exc):
+    return error_response(exc.status, exc.code, exc.message)
+
+
+@monitoring_bp.errorhandler(RegistryUnavailable)
+def _registry_unavailable(exc):
+    return error_response(503, "registry_unavailable", f"the forecast registry is unavailable: {exc}; retry later")
+
+
+@monitoring_bp.errorhandler(SQLAlchemyError)
+def _database_error(exc):
+    log.exception("forecast registry error on %s %s", request.method, request.path)
+    return error_response(503, "registry_unavailable", "the forecast registry did not answer (busy or "
+                                                       "unreachable database); retry in a few seconds")
+
+
+def require_token(view):
+    """When MONITORING_TOKEN is set, the request needs `Authorization: Bearer <token>`."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        expected = current_app.config.get("MONITORING_TOKEN") or ""
+        if expected:
+            scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+                response = error_response(401, "unauthorized", "this endpoint needs the header "
+                                          "'Authorization: Bearer <MONITORING_TOKEN>' with the server's token")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="monitoring"'
+                return response
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _registry():
+    registry = get_registry(current_app)
+    if registry is None:
+        raise RegistryUnavailable(current_app.extensions.get("registry_error") or "not initialised")
+    return registry
+
+
+@monitoring_bp.post("/register")
+@require_token
+def register():
+    """Register one forecast made elsewhere: JSON prediction_value, ticker, target_date[, request_id, ...]."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("invalid_json", "send a JSON object with Content-Type: application/json, e.g. "
+                                           '{"ticker": "MSFT", "target_date": "2024-01-05", "prediction_value": 371.2}')
+    ticker = normalise_ticker(body.get("ticker"))
+    if ticker == UNKNOWN_TICKER:
+        raise InvalidInput("missing_ticker", "field 'ticker' is required (for example \"MSFT\"): without it the "
+                                             "forecast can never be compared with a realised close")
+    predicted = _positive_number(body, "prediction_value", required=True)
+    last_close = _positive_number(body, "last_close", required=False)
+    target = _iso_date(body, "target_date", required=True)
+    made_at = _iso_date(body, "made_at", required=False) or _previous_weekday(target)
+    if not made_at < target <= made_at + dt.timedelta(days=MAX_HORIZON_DAYS):
+        raise InvalidInput("bad_made_at", f"target_date ({target}) must be after made_at ({made_at}) and at most "
+                                          f"{MAX_HORIZON_DAYS} days later")
+    model_version = _short_text(body, "model_version", "external")
+    request_id = _short_text(body, "request_id", g.get("request_id") or uuid.uuid4().hex)
+    # The identity excludes request_id: a retried registration is the same forecast.
+    fingerprint = json.dumps([ticker, made_at.isoformat(), target.isoformat(), predicted, last_close, model_version])
+    row = {"date": target, "close": predicted, "horizon_step": max(int(np.busday_count(made_at, target)), 1)}
+    registered = _registry().register_forecasts(
+        ticker=ticker, made_at=made_at, last_close=last_close, forecast_rows=[row],
+        model_version=model_version, request_id=request_id,
+        input_hash=hashlib.sha256(fingerprint.encode()).hexdigest())
+    metrics.count_registered(registered)
+    answer = {"registered": bool(registered), "duplicate": not registered, "ticker": ticker,
+              "made_at": made_at.isoformat(), "target_date": target.isoformat(), "prediction_value": predicted,
+              "last_close": last_close, "model_version": model_version, "request_id": request_id}
+    return answer, (201 if registered else 200)
+
+
+@monitoring_bp.post("/validate")
+@require_token
+def validate():
+    """Validate pending forecasts whose target date is within the last days_back days (default 7)."""
+    days_back = _int_param("days_back", 7, 1, MAX_DAYS_BACK)
+    registry = _registry()
+    result = validate_pending_forecasts(registry, _price_source(registry), days_back=days_back)
+    log.info("validation: %s", result.summary())
+    return {**result.as_dict(), "summary": result.summary()}
+
+
+@monitoring_bp.post("/actuals")
+@require_token
+def upload_actuals():
+    """Store realised closes from a CSV (multipart field `file` or a text/csv body) for later validation."""
+    data, filename = read_upload()
+    if data is None:
+        raise InvalidInput("missing_file", "send the CSV as multipart field 'file' or as a text/csv body")
+    ticker = normalise_ticker(request_field("ticker"), filename)
+    if ticker == UNKNOWN_TICKER:
+        raise InvalidInput("missing_ticker", "say which stock these closes belong to: add ?ticker=SYMBOL or a "
+                                             "'ticker' form field, or name the file <SYMBOL>_data.csv")
+    frame = parse_price_csv(data)
+    stored = _registry().record_actuals(ticker, frame)
+    return {"ticker": ticker, "rows": int(len(frame)), "stored": stored,
+            "first_date": frame.index[0].date().isoformat(), "last_date": frame.index[-1].date().isoformat()}
+
+
+@monitoring_bp.get("/performance")
+def performance():
+    """The performance report as JSON (?status=all|validated|pending&limit=5..50&ticker=)."""
+    return _report()
+
+
+@monitoring_bp.get("")
+def page():
+    """The monitoring page: summary cards, error charts, recent forecasts, validate-now form."""
+    try:
+        report = _report()
+    except RegistryUnavailable as exc:
+        return render_template("monitoring.html", report=None, problem=str(exc)), 503
+    start = dt.date.fromisoformat(report["today"]) - dt.timedelta(days=HISTORY_DAYS)
+    end = dt.date.fromisoformat(report["today"])
+    history = report["history"]
+    threshold = report["degradation"]["threshold_mape"]
+    charts = {
+        "mape": time_chart_svg("chart-mape", "MAPE per target day", start, end, [
+            Series("model MAPE", [(h["date"], h["mape"]) for h in history], "#1f77b4"),
+            Series("naive MAPE", [(h["date"], h["naive_mape"]) for h in history], "#7f7f7f", dashed=True),
+        ], unit="%", threshold=threshold),
+        "errors": time_chart_svg("chart-errors", "MAE and RMSE per target day", start, end, [
+            Series("MAE", [(h["date"], h["mae"]) for h in history], "#1f77b4"),
+            Series("RMSE", [(h["date"], h["rmse"]) for h in history], "#ff7f0e"),
+            Series("naive MAE", [(h["date"], h["naive_mae"]) for h in history], "#7f7f7f", dashed=True),
+        ]),
+    }
+    return render_template("monitoring.html", report=report, charts=charts, problem=None,
+                           statuses=RECENT_STATUSES, limits=RECENT_LIMITS,
+                           token_required=bool(current_app.config.get("MONITORING_TOKEN")))
+
+
+def _report() -> dict:
+    status = (request.args.get("status") or "all").strip().lower()
+    if status not in RECENT_STATUSES:
+        raise InvalidInput("bad_status", f"status must be one of {', '.join(RECENT_STATUSES)}, got {status[:20]!r}")
+    limit = _int_param("limit", 20, *RECENT_LIMITS)
+    ticker = request.args.get("ticker")
+    ticker = normalise_ticker(ticker) if ticker and ticker.strip() else None
+    return performance_report(
+        _registry(), status=status, limit=limit, ticker=ticker,
+        threshold=float(current_app.config.get("MAPE_ALERT_THRESHOLD", 5.0)),
+        window_days=int(current_app.config.get("DEGRADATION_WINDOW_DAYS", 7)))
+
+
+def _price_source(registry):
+    """Uploaded closes, then yfinance (VALIDATION_PRICE_SOURCE=uploaded keeps validation offline)."""
+    factory = current_app.extensions.get("monitoring_price_source")  # tests substitute the source here
+    if factory is not None:
+        return factory(registry)
+    online = (current_app.config.get("VALIDATION_PRICE_SOURCE") or "auto").lower() != "uploaded"
+    return default_price_source(registry, online=online)
+
+
+def _int_param(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name) or request.form.get(name)
+    if raw is None or not str(raw).strip():
+        return default
+    text = str(raw).strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise InvalidInput(f"bad_{name}", f"{name} must be a whole number from {low} to {high}, got {text[:20]!r}")
+    return int(text)
+
+
+def _positive_number(body: dict, name: str, required: bool) -> float | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(f"missing_{name}", f"field {name!r} is required: a positive number (a price)")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InvalidInput(f"bad_{name}", f"field {name!r} must be a positive finite number, got {str(value)[:30]!r}")
+    return float(value)
+
+
+def _iso_date(body: dict, name: str, required: bool) -> dt.date | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(f"missing_{name}", f"field {name!r} is required: a date like \"2024-01-05\"")
+        return None
+    text = str(value).strip()
+    try:
+        if not _DATE_RE.match(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"bad_{name}", f"field {name!r} must be a date in the form YYYY-MM-DD, "
+                                          f"got {text[:30]!r}") from None
+
+
+def _short_text(body: dict, name: str, default: str) -> str:
+    value = body.get(name)
+    if value is None or not str(value).strip():
+        return default
+    text = str(value).strip()
+    if not _REQUEST_ID_RE.match(text):
+        raise InvalidInput(f"bad_{name}", f"field {name!r} must be 1 to 64 characters among A-Z a-z 0-9 . _ : -")
+    return text
+
+
+def _previous_weekday(day: dt.date) -> dt.date:
+    return (pd.Timestamp(day) - pd.offsets.BDay(1)).date()
