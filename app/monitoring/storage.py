@@ -132,7 +132,11 @@ def create_schema(engine: Engine, attempts: int = 5) -> None:
     """Create missing tables; tolerates several workers creating the schema at the same moment."""
     for attempt in range(attempts):
         try:
-            metadata.create_all(engine, checkfirst=True)
+            with engine.connect() as conn:
+                # A write transaction from the start: SQLite serialises the check-then-create of each worker.
+                conn.execution_options(write=True)
+                with conn.begin():
+                    metadata.create_all(conn, checkfirst=True)
             return
         except (OperationalError, ProgrammingError, IntegrityError) as exc:
             # Another process won the race ("already exists"); the next checkfirst pass sees its tables.
