@@ -143,6 +143,11 @@ def test_make_run_and_make_up_use_the_same_command():
     assert COMPOSE_UP in makefile
 
 
+def test_server_tests_start_the_same_command():
+    started = (REPO / "tests" / "server.py").read_text()
+    assert '"-c", "app/gunicorn_conf.py"' in started and 'with_name("gunicorn")' in started
+
+
 def test_healthcheck_probes_ready_without_curl():
     (healthcheck,) = [args for kw, args in runtime_instructions() if kw == "HEALTHCHECK"]
     assert "/ready" in healthcheck and "urllib.request" in healthcheck
