@@ -15,3 +15,32 @@ errorlog = "-"
 loglevel = "info"
 # Each worker loads the model itself at start-up (never per request); nothing is shared before fork.
 preload_app = False
+
+# --- Prometheus multiprocess metrics (owner: metrics; helpers in app/metrics_multiprocess.py) ----------------
+# Every worker writes its metrics to files in PROMETHEUS_MULTIPROC_DIR and /metrics merges them, so a scrape
+# counts the requests of all workers. The master sets the variable (a temporary directory when unset) and
+# empties it before forking, so workers inherit it and no count survives from a previous run; a worker that
+# exits is marked dead so its per-process gauges go while its counts stay in the totals.
+from app import metrics_multiprocess as _metrics_multiprocess  # noqa: E402 - imports no prometheus_client
+
+_temporary_multiproc_dir = []
+
+
+def on_starting(server):
+    """Prepare an empty multiprocess directory before any worker starts."""
+    path, created = _metrics_multiprocess.prepare_multiprocess_dir()
+    if created:
+        _temporary_multiproc_dir.append(path)
+    server.log.info("Prometheus multiprocess directory: %s", path)
+
+
+def child_exit(server, worker):
+    """Drop the exited worker's live gauges (process metrics); its counters stay."""
+    _metrics_multiprocess.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    """Remove the multiprocess directory if it was a temporary one made at start."""
+    for path in _temporary_multiproc_dir:
+        _metrics_multiprocess.remove_multiprocess_dir(path)
+# --- end of Prometheus multiprocess metrics ----------------------------------------------------------------
