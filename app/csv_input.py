@@ -33,7 +33,7 @@ def parse_price_csv(data: bytes) -> pd.DataFrame:
     raw = _read_table(_decode(data))
     columns = _map_columns(raw.columns)
     date_column = raw[columns["date"]]
-    if date_column.dtype.kind in "biufc":  # e.g. 20240102 read as a number
+    if not isinstance(date_column.dtype, pd.StringDtype):  # e.g. 20240102 read as a number
         date_column = date_column.astype(str)
     date_raw = date_column.to_numpy(dtype=object)
     close_raw = raw[columns["close"]]
