@@ -105,8 +105,10 @@ class ForecastRegistry:
             })
         if not rows:
             return 0
-        # One multi-row INSERT: its rowcount is the number of new rows on every dialect.
-        stmt = dialect_insert(self.engine, forecasts).values(rows).on_conflict_do_nothing(index_elements=_IDENTITY)
+        # One multi-row INSERT: its rowcount is the number of new rows (preserve_rowcount: psycopg's driver
+        # reports it, but SQLAlchemy only keeps an INSERT's rowcount when asked to).
+        stmt = (dialect_insert(self.engine, forecasts).values(rows).on_conflict_do_nothing(index_elements=_IDENTITY)
+                .execution_options(preserve_rowcount=True))
         with self._writing() as conn:
             return max(conn.execute(stmt).rowcount, 0)
 
@@ -121,7 +123,8 @@ class ForecastRegistry:
             return 0
         rows = [{"ticker": ticker, "date": ts.date(), "close": float(v)} for ts, v in series.items()]
         insert = dialect_insert(self.engine, actuals)
-        stmt = insert.on_conflict_do_update(index_elements=["ticker", "date"], set_={"close": insert.excluded.close})
+        stmt = (insert.on_conflict_do_update(index_elements=["ticker", "date"], set_={"close": insert.excluded.close})
+                .execution_options(preserve_rowcount=True))
         written = 0
         with self._writing() as conn:
             for start in range(0, len(rows), 500):  # stay far below SQLite's bound-parameter limit
