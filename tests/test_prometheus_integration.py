@@ -1,0 +1,234 @@
+"""A real Prometheus scrapes the API under gunicorn (2 workers): every dashboard and rule query returns data.
+
+Prometheus (Debian package `prometheus`) runs on a loopback port with a temporary storage dir, a 1 s scrape and
+evaluation interval, prometheus/prometheus.yml with the api target pointed at the test server, and the real
+rules. After traffic (forecasts, a 404, and a validation so "validated" series exist), each PromQL expression
+of seed 003, of prometheus/rules and of grafana/dashboards/*.json is evaluated through the HTTP API.
+"""
+import datetime as dt
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+import yaml
+
+from tests.server import free_port, gunicorn_server, require_component
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMETHEUS = "/usr/bin/prometheus"
+MODEL_CARD = ROOT / "app" / "model" / "model.json"
+TICKER = "ITEST"
+
+# Seed 003, "Monitoramento & Dashboards Grafana", verbatim.
+SEED_003_QUERIES = [
+    "rate(process_cpu_seconds_total[5m])",
+    "process_resident_memory_bytes",
+    "rate(python_gc_objects_collected_total[1m])",
+    "sum(rate(http_requests_total[1m])) by (method, status)",
+    "histogram_quantile(\n  0.95,\n  sum(rate(http_request_duration_seconds_bucket[5m])) by (le)\n)",
+    "histogram_quantile(\n  0.50,\n  sum(rate(model_inference_duration_seconds_bucket[5m])) by (le)\n)",
+    "histogram_quantile(\n  0.95,\n  sum(rate(model_inference_duration_seconds_bucket[5m])) by (le)\n)",
+    "sum(rate(model_predictions_total[1m]))",
+    "avg_over_time(model_prediction_error_absolute[1h])",
+]
+# Grafana's built-in interval variables, as Grafana would substitute them for a short range.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+
+
+def rule_queries():
+    """(id, expr) for every rule: recording rules also by the name they record."""
+    for path in sorted((ROOT / "prometheus" / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    yield f"{path.name}:{rule['record']}", rule["expr"]
+                    yield f"{path.name}:{rule['record']}:recorded", rule["record"]
+                else:
+                    yield f"{path.name}:{rule['alert']}", comparisons_as_bool(rule["expr"])
+
+
+def comparisons_as_bool(expr):
+    """Turn the comparisons of an alert expression into `bool` ones: the result is then non-empty whether or not
+    the alert fires, as long as every series it needs exists (label matchers inside {} are left alone)."""
+    out, depth, i = [], 0, 0
+    while i < len(expr):
+        ch = expr[i]
+        if ch in "{}":
+            depth += 1 if ch == "{" else -1
+        elif ch == '"':
+            end = expr.index('"', i + 1)
+            out.append(expr[i:end + 1])
+            i = end + 1
+            continue
+        elif depth == 0:
+            match = re.match(r"(==|!=|>=|<=|>|<)(?!\s*bool)", expr[i:])
+            if match:
+                out.append(match.group(1) + " bool")
+                i += len(match.group(1))
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def dashboard_queries():
+    """(id, expr) of every target of every panel in grafana/dashboards/*.json."""
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("expr"), str) and node["expr"].strip():
+                yield node["expr"]
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+
+    for path in sorted((ROOT / "grafana" / "dashboards").glob("*.json")):
+        for i, expr in enumerate(walk(json.loads(path.read_text()))):
+            for variable, value in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, value)
+            yield f"{path.name}#{i}", expr
+
+
+def test_comparisons_as_bool_leaves_matchers_alone():
+    expr = 'rate(x{status!="200", le=~"0.5|1"}[5m]) > 0.05 and on (job) y >= 5'
+    assert comparisons_as_bool(expr) == 'rate(x{status!="200", le=~"0.5|1"}[5m]) > bool 0.05 and on (job) y >= bool 5'
+
+
+def prometheus_config(tmp_path, api_port, prometheus_port):
+    """prometheus/prometheus.yml with 1 s intervals, loopback targets and absolute rule paths."""
+    config = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(ROOT / "prometheus" / pattern) for pattern in config["rule_files"]]
+    targets = {"api": f"127.0.0.1:{api_port}", "prometheus": f"127.0.0.1:{prometheus_port}"}
+    for job in config["scrape_configs"]:
+        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class PrometheusServer:
+    """A Prometheus process and its HTTP API."""
+
+    def __init__(self, tmp_path, api_port):
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = tmp_path / "prometheus.log"
+        config = prometheus_config(tmp_path, api_port, port)
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def query(self, expr):
+        response = requests.get(self.url + "/api/v1/query", params={"query": expr}, timeout=10)
+        body = response.json()
+        assert body.get("status") == "success", f"{expr!r}: {body}"
+        return body["data"]
+
+    def wait_until(self, condition, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log_path.read_text()
+            try:
+                if condition():
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.25)
+        raise AssertionError(f"Prometheus: timed out waiting for {what}\n{self.log_path.read_text()}")
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def values_of(data):
+    if data["resultType"] == "scalar":
+        return [data["result"][1]]
+    return [sample["value"][1] for sample in data["result"]]
+
+
+def dated_history(gspc_frame, rows, last_day):
+    """The last `rows` shipped S&P 500 days, re-dated to consecutive weekdays ending `last_day`."""
+    frame = gspc_frame.tail(rows).copy()
+    frame["Date"] = pd.bdate_range(end=last_day, periods=rows).strftime("%Y-%m-%d")
+    return frame
+
+
+def send_traffic(url, gspc_frame):
+    """Forecasts on recent-looking dates, then the closes that followed and a validation of them."""
+    yesterday = pd.Timestamp(dt.date.today()) - pd.offsets.BDay(1)
+    full = dated_history(gspc_frame, 320, yesterday)
+    history = full.head(300).to_csv(index=False).encode()
+    for i in range(6):
+        response = requests.post(url + "/predict", data=history, timeout=30,
+                                 params={"ticker": TICKER, "horizon": 5} if i == 0 else {"horizon": 1 + i},
+                                 headers={"Content-Type": "text/csv"})
+        assert response.status_code == 200, response.text
+    actuals = requests.post(url + "/monitoring/actuals", params={"ticker": TICKER}, timeout=30,
+                            data=full.to_csv(index=False).encode(), headers={"Content-Type": "text/csv"})
+    assert actuals.status_code == 200, actuals.text
+    validation = requests.post(url + "/monitoring/validate", params={"days_back": 60}, timeout=30)
+    assert validation.status_code == 200, validation.text
+    assert requests.get(url + "/no/such/page", timeout=10).status_code == 404
+    for path in ("/health", "/ready", "/model"):
+        requests.get(url + path, timeout=10)
+    return validation.json()
+
+
+@pytest.fixture()
+def stack(tmp_path):
+    require_component(PROMETHEUS, "Prometheus server")
+    if not MODEL_CARD.exists():
+        message = f"no model artifact at {MODEL_CARD.parent} (make train writes it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with gunicorn_server(tmp_path, workers=2, env={"VALIDATION_PRICE_SOURCE": "uploaded"}) as api:
+        prometheus = PrometheusServer(tmp_path, api.url.rsplit(":", 1)[1])
+        try:
+            prometheus.wait_until(lambda: requests.get(prometheus.url + "/-/ready", timeout=2).ok, "readiness")
+            yield api, prometheus
+        finally:
+            prometheus.stop()
+
+
+def test_every_query_returns_finite_data(stack, gspc_frame):
+    api, prometheus = stack
+    # Traffic only after the first scrape, so every counter increases inside the rate windows.
+    prometheus.wait_until(lambda: values_of(prometheus.query('up{job="api"} == 1')), "the first api scrape")
+    validation = send_traffic(api.url, gspc_frame)
+    assert validation.get("validated", 0) > 0, validation
+
+    queries = ([(f"seed003#{i}", q) for i, q in enumerate(SEED_003_QUERIES)] + list(rule_queries())
+               + list(dashboard_queries()))
+    recorded_after = time.time()
+
+    def settled():
+        # Two more scrapes and rule evaluations after the traffic.
+        data = prometheus.query('timestamp(job:model_predictions:rate1m{job="api"})')
+        return values_of(data) and float(values_of(data)[0]) > recorded_after + 2
+
+    prometheus.wait_until(settled, "scrapes and rule evaluations after the traffic")
+    failures = []
+    for name, expr in queries:
+        values = values_of(prometheus.query(expr))
+        if not values or not all(math.isfinite(float(v)) for v in values):
+            failures.append(f"{name}: {expr!r} -> {values}")
+    assert not failures, "queries without finite data:\n" + "\n".join(failures)
+    assert len(queries) > len(SEED_003_QUERIES) + 30
