@@ -21,10 +21,12 @@ import requests
 import yaml
 
 from tests.server import free_port, gunicorn_server, require_component
+from tests.test_metrics_multiprocess import patient_readiness  # noqa: F401 - a fixture used below
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS = "/usr/bin/prometheus"
-MODEL_CARD = ROOT / "app" / "model" / "model.json"
+# The server loads MODEL_DIR when set (as in `make run`), else the committed artifact.
+MODEL_CARD = Path(os.environ.get("MODEL_DIR") or ROOT / "app" / "model") / "model.json"
 TICKER = "ITEST"
 
 # Seed 003, "Monitoramento & Dashboards Grafana", verbatim.
@@ -171,28 +173,35 @@ def dated_history(gspc_frame, rows, last_day):
 
 
 def send_traffic(url, gspc_frame):
-    """Forecasts on recent-looking dates, then the closes that followed and a validation of them."""
+    """Forecasts on recent-looking dates, the closes that followed, a validation, and the other routes.
+
+    Everything is sent twice with a scrape in between: a series is born with its first request, so rate()
+    over its samples only sees the requests after that first scrape.
+    """
     yesterday = pd.Timestamp(dt.date.today()) - pd.offsets.BDay(1)
     full = dated_history(gspc_frame, 320, yesterday)
     history = full.head(300).to_csv(index=False).encode()
-    for i in range(6):
-        response = requests.post(url + "/predict", data=history, timeout=30,
-                                 params={"ticker": TICKER, "horizon": 5} if i == 0 else {"horizon": 1 + i},
-                                 headers={"Content-Type": "text/csv"})
-        assert response.status_code == 200, response.text
-    actuals = requests.post(url + "/monitoring/actuals", params={"ticker": TICKER}, timeout=30,
-                            data=full.to_csv(index=False).encode(), headers={"Content-Type": "text/csv"})
-    assert actuals.status_code == 200, actuals.text
-    validation = requests.post(url + "/monitoring/validate", params={"days_back": 60}, timeout=30)
-    assert validation.status_code == 200, validation.text
-    assert requests.get(url + "/no/such/page", timeout=10).status_code == 404
-    for path in ("/health", "/ready", "/model"):
-        requests.get(url + path, timeout=10)
-    return validation.json()
+    validations = []
+    for round_ in range(2):
+        for horizon in (5, 1, 2):
+            response = requests.post(url + "/predict", data=history, timeout=30, headers={"Content-Type": "text/csv"},
+                                     params={"ticker": TICKER, "horizon": horizon + round_})
+            assert response.status_code == 200, response.text
+        actuals = requests.post(url + "/monitoring/actuals", params={"ticker": TICKER}, timeout=30,
+                                data=full.to_csv(index=False).encode(), headers={"Content-Type": "text/csv"})
+        assert actuals.status_code == 200, actuals.text
+        validation = requests.post(url + "/monitoring/validate", params={"days_back": 60}, timeout=30)
+        assert validation.status_code == 200, validation.text
+        validations.append(validation.json())
+        assert requests.get(url + "/no/such/page", timeout=10).status_code == 404
+        for path in ("/health", "/ready", "/model"):
+            requests.get(url + path, timeout=10)
+        time.sleep(1.5)  # > the 1 s scrape interval
+    return validations[0]
 
 
 @pytest.fixture()
-def stack(tmp_path):
+def stack(tmp_path, patient_readiness):
     require_component(PROMETHEUS, "Prometheus server")
     if not MODEL_CARD.exists():
         message = f"no model artifact at {MODEL_CARD.parent} (make train writes it)"
