@@ -1,6 +1,7 @@
 """Forecast registry: registration, de-duplication, ticker rules, concurrent writers, unusable databases."""
 import multiprocessing
 import sqlite3
+import time
 
 import pandas as pd
 import pytest
@@ -158,6 +159,26 @@ def test_concurrent_schema_creation(tmp_path):
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert ForecastRegistry.at_path(path).counts("MSFT")["pending"] == 20
+
+
+def test_wal_is_checkpointed_in_the_background_not_in_the_request(tmp_path, monkeypatch):
+    from app.monitoring import wal
+
+    monkeypatch.setattr(wal, "CHECKPOINT_INTERVAL_S", 0.05)
+    path = tmp_path / "forecasts.sqlite3"
+    reg = ForecastRegistry.at_path(str(path))
+    with sqlite3.connect(str(path)) as conn:
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # a plain connection: default
+    with reg.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0  # the registry's: off
+    size_before = path.stat().st_size
+    for i in range(40):
+        register(reg, rows=forecast_rows(horizon=30), input_hash=f"h{i}")
+    deadline = time.monotonic() + 10
+    while path.stat().st_size == size_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > size_before  # the rows reached the main file without a request doing it
+    reg.dispose()
 
 
 def test_locked_database_is_reported_and_recovers(registry, tmp_path, monkeypatch):

@@ -14,9 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.monitoring.storage import actuals, create_schema, dialect_insert, forecasts, make_engine, sqlite_url
 from app.monitoring.tickers import UNKNOWN_TICKER
+from app.monitoring.wal import WalCheckpointer
 
 STATUSES = ("pending", "validated")
-_IDENTITY = ["ticker", "target_date", "model_version", "input_hash"]
+_IDENTITY = ["input_hash", "model_version", "ticker", "target_date"]
 
 
 def as_date(value) -> dt.date:
@@ -51,6 +52,18 @@ class ForecastRegistry:
         self.url = url
         self.engine = make_engine(url)
         self.last_error: str | None = None  # last failed write, for /ready; cleared by the next success
+        database = self.engine.url.database
+        on_file = self.engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
+        self._checkpointer = WalCheckpointer(database) if on_file else None
+        self._insert_forecast = (dialect_insert(self.engine, forecasts)
+                                 .on_conflict_do_nothing(index_elements=_IDENTITY)
+                                 .execution_options(preserve_rowcount=True))
+        upsert = dialect_insert(self.engine, actuals)
+        # Re-uploading the same history rewrites nothing: only new dates and changed closes touch the disk.
+        self._upsert_actual = (upsert.on_conflict_do_update(index_elements=["ticker", "date"],
+                                                            set_={"close": upsert.excluded.close},
+                                                            where=actuals.c.close != upsert.excluded.close)
+                               .execution_options(preserve_rowcount=True))
         if create:
             create_schema(self.engine)
 
@@ -63,7 +76,9 @@ class ForecastRegistry:
         return f"ForecastRegistry({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def dispose(self) -> None:
-        """Close pooled connections."""
+        """Stop the checkpoint thread and close pooled connections."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
     @contextmanager
@@ -78,6 +93,8 @@ class ForecastRegistry:
             self.last_error = f"forecast registry write failed: {_describe(exc)}"
             raise
         self.last_error = None
+        if self._checkpointer is not None:
+            self._checkpointer.ensure_running()
 
     def ping(self) -> None:
         """Raise if the database cannot be read."""
@@ -105,15 +122,16 @@ class ForecastRegistry:
             })
         if not rows:
             return 0
-        # One multi-row INSERT: its rowcount is the number of new rows (preserve_rowcount: psycopg's driver
-        # reports it, but SQLAlchemy only keeps an INSERT's rowcount when asked to).
-        stmt = (dialect_insert(self.engine, forecasts).values(rows).on_conflict_do_nothing(index_elements=_IDENTITY)
-                .execution_options(preserve_rowcount=True))
+        # executemany of one cached statement: a multi-row VALUES would be recompiled on every call (~8 ms for
+        # 30 rows). preserve_rowcount keeps the driver's count of inserted rows (conflicts count 0).
         with self._writing() as conn:
-            return max(conn.execute(stmt).rowcount, 0)
+            return max(conn.execute(self._insert_forecast, rows).rowcount, 0)
 
     def record_actuals(self, ticker: str, frame_or_series, since=None) -> int:
-        """Store realised closes for ticker (newer uploads overwrite); only dates >= since when given."""
+        """Store realised closes for ticker (newer uploads overwrite); returns rows added or changed.
+
+        Only dates >= since are kept when since is given.
+        """
         if ticker == UNKNOWN_TICKER:
             return 0  # closes of an unnamed upload could belong to any stock
         series = closes_series(frame_or_series)
@@ -122,14 +140,8 @@ class ForecastRegistry:
         if series.empty:
             return 0
         rows = [{"ticker": ticker, "date": ts.date(), "close": float(v)} for ts, v in series.items()]
-        insert = dialect_insert(self.engine, actuals)
-        stmt = (insert.on_conflict_do_update(index_elements=["ticker", "date"], set_={"close": insert.excluded.close})
-                .execution_options(preserve_rowcount=True))
-        written = 0
         with self._writing() as conn:
-            for start in range(0, len(rows), 500):  # stay far below SQLite's bound-parameter limit
-                written += max(conn.execute(stmt.values(rows[start:start + 500])).rowcount, 0)
-        return written
+            return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
 
     def mark_validated(self, results: Iterable[Mapping]) -> list[int]:
         """Set actual/error fields of still-pending forecasts; returns the ids this call validated."""

@@ -23,6 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError, IntegrityError
 
+from app.monitoring.wal import JOURNAL_SIZE_LIMIT
+
 # Seconds a writer waits for another process's write lock before SQLite reports "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -55,7 +57,9 @@ forecasts = Table(
     Column("naive_ape", Float),
     Column("validated_at", DateTime(timezone=True)),
     # One row per forecast, however often the same request is repeated.
-    UniqueConstraint("ticker", "target_date", "model_version", "input_hash", name="uq_forecasts_identity"),
+    # input_hash first: the rows of one request are neighbours in the index, so a 30-day forecast dirties
+    # a couple of index pages instead of one page per target date.
+    UniqueConstraint("input_hash", "model_version", "ticker", "target_date", name="uq_forecasts_identity"),
     Index("ix_forecasts_status_target", "status", "target_date"),
     Index("ix_forecasts_ticker_status", "ticker", "status"),
 )
@@ -109,6 +113,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         # NORMAL is safe in WAL mode: a crashed process loses nothing; only an OS crash may lose the last commit.
         cursor.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoints run in a background thread (app.monitoring.wal), never inside a request's commit.
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+        cursor.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
