@@ -61,6 +61,18 @@ class Gunicorn:
         self.log.close()
 
 
+def wait_for_replacement(server, victim, workers, timeout=60):
+    """Until the killed worker is gone and every live worker has booted (written its process gauges)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = server.worker_pids()
+        booted = {int(p.stem.rsplit("_", 1)[1]) for p in server.multiproc_dir.glob("gauge_liveall_*.db")}
+        if victim not in live and len(live) == workers and booted == set(live):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("gunicorn did not replace the killed worker in time")
+
+
 def send_traffic(url, predicts=40):
     """Forecasts, a few other routes and some unknown paths, so the scrape has realistic series."""
     csv = "".join(SAMPLE_CSV.read_text().splitlines(True)[:1] + SAMPLE_CSV.read_text().splitlines(True)[-300:])
@@ -140,15 +152,7 @@ def main(argv=None):
             for _ in range(args.restarts):
                 victim = server.worker_pids()[0]
                 os.kill(victim, signal.SIGKILL)
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and (victim in server.worker_pids()
-                                                      or len(server.worker_pids()) < args.workers):
-                    time.sleep(0.1)
-            # Replacements are ready once each live worker has written its process gauges.
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and len(list(server.multiproc_dir.glob("gauge_liveall_*.db"))) != \
-                    args.workers:
-                time.sleep(0.2)
+                wait_for_replacement(server, victim, args.workers)
             send_traffic(server.url, predicts=10)
             time_scrapes(server.url, 5)
             files = len(list(server.multiproc_dir.glob("*.db")))
