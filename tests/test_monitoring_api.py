@@ -315,3 +315,38 @@ def test_cli_asks_a_running_api(tmp_path, capsys):
         server.shutdown()
     assert cli.main(["validate", "--api-url", url]) == 1  # nobody listening: one line, exit 1
     assert "failed" in capsys.readouterr().err
+
+
+def test_validate_now_button_in_a_browser(tmp_path):
+    from tests.server import require_component
+
+    chromium = require_component("/usr/bin/chromium", "Chromium")
+    from playwright.sync_api import sync_playwright
+
+    app = build_app(tmp_path, MONITORING_TOKEN=TOKEN)
+    registry = app.extensions["forecast_registry"]
+    day = weekday_before(4)
+    registry.register_forecasts("MSFT", day - dt.timedelta(days=1), 100.0, [{"date": day, "close": 101.0}],
+                                "v1", "r1", "h1")
+    registry.record_actuals("MSFT", pd.Series([100.0], index=pd.DatetimeIndex([day])))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                                 args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_port}/monitoring")
+            assert page.inner_text("#card-pending") == "1"
+            page.fill("#validate-form input[name=token]", "wrong")
+            page.click("#validate-form button")
+            page.wait_for_selector("#validate-result.error")
+            assert "Authorization: Bearer" in page.inner_text("#validate-result")
+            page.fill("#validate-form input[name=token]", TOKEN)
+            page.click("#validate-form button")
+            page.wait_for_selector("#validate-result.ok")
+            assert page.inner_text("#validate-result").startswith("validated 1 of 1")
+            page.wait_for_function("document.getElementById('card-validated').textContent === '1'")  # reloaded
+            browser.close()
+    finally:
+        server.shutdown()

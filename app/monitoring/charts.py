@@ -45,9 +45,9 @@ def time_chart_svg(chart_id: str, title: str, start: dt.date, end: dt.date, seri
         value = y_max / 1.1 * fraction
         parts.append(f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" font-size="11" text-anchor="end">'
                      f'{value:,.2f}{escape(unit)}</text>')
-    for day in (start, end):
+    for day, anchor in ((start, "start"), (end, "end")):
         parts.append(f'<text x="{x(day.isoformat()):.1f}" y="{HEIGHT - BOTTOM + 18}" font-size="11" '
-                     f'text-anchor="middle">{escape(day.isoformat())}</text>')
+                     f'text-anchor="{anchor}">{escape(day.isoformat())}</text>')
     if threshold is not None:
         parts.append(f'<line class="threshold" x1="{LEFT}" y1="{y(threshold):.1f}" x2="{WIDTH - RIGHT}" '
                      f'y2="{y(threshold):.1f}" stroke="#d62728" stroke-dasharray="6,4">'
