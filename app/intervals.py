@@ -2,8 +2,8 @@
 
 For an origin with trailing volatility s and horizon h, the normalised error is
     e_h = (actual_cum_log_return_h - predicted_cum_log_return_h) / (s * sqrt(h)).
-Quantiles of e_h per horizon (calibrated on the validation part) give bounds
-    close * exp(predicted_cum_h + q_h * s * sqrt(h)),
+The split-conformal quantile q_h of |e_h| per horizon (calibrated on the validation part) gives bounds
+    close * exp(predicted_cum_h -/+ q_h * s * sqrt(h)),
 so intervals widen in turbulent regimes and narrow in calm ones, at any price level.
 """
 from __future__ import annotations
@@ -27,21 +27,22 @@ def normalised_errors(actual_cum: np.ndarray, predicted_cum: np.ndarray, volatil
 
 
 def conformal_quantiles(errors: np.ndarray, levels=LEVELS) -> dict:
-    """Per-horizon lower/upper error quantiles for each level, with the split-conformal rank correction."""
+    """Per-horizon symmetric bounds (-q, +q) of |error| for each level, with the split-conformal rank.
+
+    Symmetric scores (the standard split-conformal choice) rather than separate tail quantiles: a
+    calibration period that happened to trend up or down would otherwise shift every interval that way.
+    """
     result = {}
     for level in levels:
-        tail = (1.0 - level) / 2.0
-        lower, upper = [], []
+        upper = []
         for column in errors.T:
-            sample = np.sort(column[np.isfinite(column)])
-            n = sample.size
+            scores = np.sort(np.abs(column[np.isfinite(column)]))
+            n = scores.size
             if n < 2:
                 raise ValueError(f"need at least 2 calibration errors per horizon, got {n}")
-            # Rank ceil((n+1)(1-tail)) from the top/bottom: finite-sample valid for exchangeable errors.
-            k = min(n, math.ceil((n + 1) * (1.0 - tail)))
-            upper.append(float(sample[k - 1]))
-            lower.append(float(sample[n - k]))
-        result[level_key(level)] = {"lower": lower, "upper": upper}
+            # The ceil((n+1) * level)-th smallest score: finite-sample valid for exchangeable errors.
+            upper.append(float(scores[min(n, math.ceil((n + 1) * level)) - 1]))
+        result[level_key(level)] = {"lower": [-q for q in upper], "upper": upper}
     return result
 
 

@@ -1,0 +1,1 @@
+"""Offline training of the LSTM forecaster: data split, Keras fit, honest evaluation, artifact writing."""
