@@ -38,11 +38,21 @@ def input_fingerprint(closes: Iterable[float], last_date=None) -> str:
 
 
 def closes_series(frame_or_series) -> pd.Series:
-    """The close column of a parsed price frame (or a Series) as a float Series indexed by date."""
-    series = frame_or_series["close"] if isinstance(frame_or_series, pd.DataFrame) else frame_or_series
-    series = pd.Series(series, dtype="float64").dropna()
-    series.index = pd.DatetimeIndex(series.index).normalize()
-    return series[~series.index.duplicated(keep="last")].sort_index()
+    """The close column of a parsed price frame (or a Series) as a float Series by ascending unique date."""
+    series = frame_or_series["close"] if isinstance(frame_or_series, pd.DataFrame) else pd.Series(frame_or_series)
+    values = np.asarray(series.to_numpy(), dtype=np.float64)
+    index = series.index
+    # Fast path (taken on every /predict): the CSV parser already gives ascending, unique, midnight dates.
+    if not (isinstance(index, pd.DatetimeIndex) and index.tz is None and index.is_monotonic_increasing
+            and index.is_unique and index.is_normalized):
+        index = pd.DatetimeIndex(index)
+        if index.tz is not None:
+            index = index.tz_localize(None)  # keep the exchange's calendar date
+        clean = pd.Series(values, index=index.normalize())
+        clean = clean[~clean.index.duplicated(keep="last")].sort_index()
+        index, values = clean.index, clean.to_numpy()
+    known = ~np.isnan(values)
+    return pd.Series(values[known], index=index[known], name="close")
 
 
 class ForecastRegistry:
@@ -139,7 +149,8 @@ class ForecastRegistry:
             series = series[series.index >= pd.Timestamp(as_date(since))]
         if series.empty:
             return 0
-        rows = [{"ticker": ticker, "date": ts.date(), "close": float(v)} for ts, v in series.items()]
+        rows = [{"ticker": ticker, "date": day, "close": close}
+                for day, close in zip(series.index.date, series.to_numpy().tolist())]
         with self._writing() as conn:
             return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
 
