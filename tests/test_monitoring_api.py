@@ -142,6 +142,8 @@ def test_register_endpoint_registers_once(mon_app, mon_client):
     ({"ticker": "MSFT", "target_date": "2024-01-05", "prediction_value": -3}, 400, "positive finite"),
     ({"ticker": "MSFT", "target_date": "2024-01-05", "prediction_value": "12"}, 400, "positive finite"),
     ({"ticker": "MSFT", "target_date": "2024-01-05", "prediction_value": True}, 400, "positive finite"),
+    ({"ticker": "MSFT", "target_date": "2024-01-05", "prediction_value": 10 ** 400}, 400, "positive finite"),
+    ({"ticker": "MSFT", "target_date": "２０２４-01-05", "prediction_value": 1.0}, 400, "YYYY-MM-DD"),
     ({"ticker": "MSFT", "prediction_value": 1.0}, 400, "'target_date' is required"),
     ({"ticker": "MSFT", "target_date": "05/01/2024", "prediction_value": 1.0}, 400, "YYYY-MM-DD"),
     ({"ticker": "MSFT", "target_date": "2024-02-30", "prediction_value": 1.0}, 400, "YYYY-MM-DD"),
@@ -243,7 +245,7 @@ def test_reads_stay_open_with_a_token(tmp_path):
 
 @pytest.mark.parametrize("query, fragment", [
     ("status=done", "status must be one of all, validated, pending"),
-    ("limit=4", "from 5 to 50"), ("limit=51", "from 5 to 50"), ("limit=ten", "whole number"),
+    ("limit=4", "from 5 to 50"), ("limit=%C2%B2", "whole number"), ("limit=%D9%A3%D9%A0", "whole number"), ("limit=51", "from 5 to 50"), ("limit=ten", "whole number"),
     ("ticker=%3Cscript%3E", "not a valid symbol"),
 ])
 def test_performance_rejects_bad_parameters(mon_client, query, fragment):

@@ -112,6 +112,7 @@ def test_normalise_ticker(field, filename, expected):
     ("A" * 16, "1 to 15 characters"),
     ("MS FT", "A-Z, 0-9"),
     ("MSFT;DROP", "not a valid symbol"),
+    ("MSFT\u0000", "not a valid symbol"),
     ("ÄPFEL", "not a valid symbol"),
 ])
 def test_invalid_ticker_field_is_a_clear_400(field, fragment):

@@ -33,8 +33,9 @@ monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 
 MAX_DAYS_BACK = 365
 MAX_HORIZON_DAYS = 400  # calendar days between made_at and target_date that a registration may span
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only: \d also matches other scripts
+_DIGITS_RE = re.compile(r"[0-9]{1,9}")
 
 
 class RegistryUnavailable(Exception):
@@ -206,7 +207,7 @@ def _int_param(name: str, default: int, low: int, high: int) -> int:
     if raw is None or not str(raw).strip():
         return default
     text = str(raw).strip()
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not _DIGITS_RE.fullmatch(text) or not low <= int(text) <= high:
         raise InvalidInput(f"bad_{name}", f"{name} must be a whole number from {low} to {high}, got {text[:20]!r}")
     return int(text)
 
@@ -217,9 +218,13 @@ def _positive_number(body: dict, name: str, required: bool) -> float | None:
         if required:
             raise InvalidInput(f"missing_{name}", f"field {name!r} is required: a positive number (a price)")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if not math.isfinite(number) or number <= 0:
         raise InvalidInput(f"bad_{name}", f"field {name!r} must be a positive finite number, got {str(value)[:30]!r}")
-    return float(value)
+    return number
 
 
 def _iso_date(body: dict, name: str, required: bool) -> dt.date | None:
@@ -230,7 +235,7 @@ def _iso_date(body: dict, name: str, required: bool) -> dt.date | None:
         return None
     text = str(value).strip()
     try:
-        if not _DATE_RE.match(text):
+        if not _DATE_RE.fullmatch(text):
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -243,7 +248,7 @@ def _short_text(body: dict, name: str, default: str) -> str:
     if value is None or not str(value).strip():
         return default
     text = str(value).strip()
-    if not _REQUEST_ID_RE.match(text):
+    if not _REQUEST_ID_RE.fullmatch(text):
         raise InvalidInput(f"bad_{name}", f"field {name!r} must be 1 to 64 characters among A-Z a-z 0-9 . _ : -")
     return text
 

@@ -8,13 +8,13 @@ from app.errors import InvalidInput
 UNKNOWN_TICKER = "UNKNOWN"
 MAX_TICKER_LENGTH = 15
 # Yahoo-style symbols: PETR4.SA, ^GSPC, BRK-B, EURUSD=X.
-_TICKER_RE = re.compile(r"^[A-Z0-9.^=-]{1,%d}$" % MAX_TICKER_LENGTH)
-_FILENAME_RE = re.compile(r"^(?P<symbol>.+)_data\.csv$", re.IGNORECASE)
+_TICKER_RE = re.compile(r"[A-Z0-9.^=-]{1,%d}" % MAX_TICKER_LENGTH)
+_FILENAME_RE = re.compile(r"(?P<symbol>.+)_data\.csv", re.IGNORECASE)
 
 
 def is_valid_ticker(symbol: str) -> bool:
     """True when symbol (already upper-case) is an acceptable ticker."""
-    return bool(_TICKER_RE.match(symbol))
+    return bool(_TICKER_RE.fullmatch(symbol))
 
 
 def normalise_ticker(field: str | None, filename: str | None = None) -> str:
@@ -36,7 +36,7 @@ def normalise_ticker(field: str | None, filename: str | None = None) -> str:
     if filename:
         # Browsers may send a full client-side path (C:\fakepath\x.csv); keep the base name only.
         base = re.split(r"[\\/]", str(filename))[-1]
-        match = _FILENAME_RE.match(base)
+        match = _FILENAME_RE.fullmatch(base)
         if match:
             symbol = match.group("symbol").strip().upper()
             if is_valid_ticker(symbol):
