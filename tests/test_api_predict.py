@@ -24,7 +24,7 @@ def test_multipart_upload_answers_a_forecast_with_intervals(client, csv_bytes):
         assert p["lower_95"] <= p["lower_80"] <= p["close"] <= p["upper_80"] <= p["upper_95"]
         assert abs(p["close"] / answer["last_close"] - 1) < 0.1
     dates = pd.to_datetime([p["date"] for p in answer["predictions"]])
-    assert (dates.dayofweek < 5).all() and dates[0] > pd.Timestamp(answer["last_date"])
+    assert (dates.day_of_week < 5).all() and dates[0] > pd.Timestamp(answer["last_date"])
     assert answer["registered"] is True
     assert len(answer["request_id"]) == 32 and answer["processing_time_ms"] > 0
 
@@ -56,9 +56,9 @@ def _rows(csv_text_lines):
 
 @pytest.mark.parametrize("data, status, code, fragment", [
     (b"", 400, "empty_file", "empty"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", 400, None, "CSV"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", 415, "not_csv", "PNG"),
     (_rows(["Date,Open,High"] + [f"2020-01-{d:02d},1,2" for d in range(1, 29)]), 400, None, "Close"),
-    (_rows(["Date,Close"] + [f"2020-01-{d:02d},abc" for d in range(1, 29)]), 400, None, "numeric"),
+    (_rows(["Date,Close"] + [f"2020-01-{d:02d},abc" for d in range(1, 29)]), 400, None, "not a number"),
     (_rows(["Date,Close"] + [f"2020-01-{d:02d},-5" for d in range(1, 29)]), 400, None, "positive"),
     (_rows(["Date,Close"] + [f"2020-01-{d:02d},{100 + d}" for d in range(1, 13)]), 400, "too_few_rows", "got 12"),
 ])
@@ -153,7 +153,7 @@ def test_page_escapes_what_it_echoes(client, csv_bytes):
     evil = "<script>alert(1)</script>"
     response = client.post("/", data={"file": (io.BytesIO(csv_bytes()), f"{evil}.csv"), "ticker": evil},
                            content_type="multipart/form-data")
-    html = response.get_data(as_text=True)
+    html = response.get_data(as_text=True).lower()
     assert response.status_code == 400
     assert "<script>" not in html and "&lt;script&gt;" in html
 

@@ -37,9 +37,8 @@ def register_blueprints(app):
     @app.errorhandler(HTTPException)
     def _http_error(exc):
         if exc.code == 413:
-            limit_mb = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
-            return error_response(413, "payload_too_large",
-                                  f"the upload exceeds the {limit_mb:g} MB limit; send a shorter history")
+            return error_response(413, "payload_too_large", f"the upload exceeds the "
+                                  f"{app.config['MAX_UPLOAD_MB']:g} MB limit; send a shorter history")
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code, code, exc.description or exc.name)
 
