@@ -1,5 +1,11 @@
 """The one gunicorn configuration, used by `make run`, the tests that start a server and the Docker image."""
+import os
+
 from app.config import settings_from_env
+
+# One BLAS thread per worker: the LSTM's matrices are tiny, and workers already fill the cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 _settings = settings_from_env()
 

@@ -10,17 +10,16 @@ import numpy as np
 import pandas as pd
 from flask import Flask, request
 
-from app.forecasting import model_input
-from app.predictor import Predictor
+from app.predictor import WEIGHTS_FILE, Predictor
 
 predictor = Predictor.load("app/model")
-model = keras.models.load_model("app/model/model_lstm.keras")
+model = keras.saving.load_model(f"app/model/{WEIGHTS_FILE}", compile=False)
 app = Flask(__name__)
 
 
 @app.post("/predict")
 def predict():
     closes = pd.read_csv(io.BytesIO(request.get_data()))["Close"].to_numpy()
-    window = model_input(closes, predictor.window, predictor.scaler)
-    scaled = float(model.predict(window[np.newaxis], verbose=0)[0, 0])
-    return {"predicted_close": float(closes[-1] * np.exp(predictor.scaler.inverse(scaled)))}
+    window = predictor.scaler.transform(np.diff(np.log(closes)))[-predictor.window:]
+    scaled = model.predict(window[np.newaxis, :, np.newaxis].astype("float32"), verbose=0)[0]
+    return {"predicted_close": float(closes[-1] * np.exp(predictor.scaler.inverse(scaled)[0]))}
