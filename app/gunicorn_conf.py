@@ -19,6 +19,8 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
+# No control socket: it lives at one path under $HOME, shared by every server (tests, make run) on a machine.
+control_socket_disable = True
 # Each worker loads the model itself at start-up (never per request); nothing is shared before fork.
 preload_app = False
 

@@ -69,7 +69,7 @@ def _wait_until_answering(server, path, timeout):
         try:
             if requests.get(server.url + path, timeout=2).status_code < 500:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a booting worker held the request
             pass
         time.sleep(0.2)
     raise RuntimeError(f"gunicorn did not answer {path} within {timeout}s:\n{server.log()}")
