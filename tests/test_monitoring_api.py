@@ -188,7 +188,7 @@ def test_yfinance_failure_is_reported_not_raised(mon_client):
 
 
 @pytest.mark.parametrize("query, fragment", [
-    ("days_back=0", "from 1 to 365"), ("days_back=abc", "whole number"), ("days_back=9999", "from 1 to 365")])
+    ("days_back=0", "from 1 to 365"), ("days_back=abc", "whole number"), ("days_back=", "whole number"), ("days_back=9999", "from 1 to 365")])
 def test_validate_rejects_bad_days_back(mon_client, query, fragment):
     response = mon_client.post(f"/monitoring/validate?{query}")
     assert response.status_code == 400 and fragment in response.get_json()["message"]
@@ -246,7 +246,7 @@ def test_reads_stay_open_with_a_token(tmp_path):
 @pytest.mark.parametrize("query, fragment", [
     ("status=done", "status must be one of all, validated, pending"),
     ("limit=4", "from 5 to 50"), ("limit=%C2%B2", "whole number"), ("limit=%D9%A3%D9%A0", "whole number"), ("limit=51", "from 5 to 50"), ("limit=ten", "whole number"),
-    ("ticker=%3Cscript%3E", "not a valid symbol"),
+    ("ticker=%3Cscript%3E", "not a valid symbol"), ("ticker=", "ticker is empty"), ("status=", "status must be"),
 ])
 def test_performance_rejects_bad_parameters(mon_client, query, fragment):
     response = mon_client.get(f"/monitoring/performance?{query}")

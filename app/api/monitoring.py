@@ -181,12 +181,17 @@ def page():
 
 
 def _report() -> dict:
-    status = (request.args.get("status") or "all").strip().lower()
+    # An absent parameter takes its default; a present one must be valid (an empty value is a mistake too).
+    status = request.args.get("status", "all").strip().lower()
     if status not in RECENT_STATUSES:
         raise InvalidInput("bad_status", f"status must be one of {', '.join(RECENT_STATUSES)}, got {status[:20]!r}")
     limit = _int_param("limit", 20, *RECENT_LIMITS)
     ticker = request.args.get("ticker")
-    ticker = normalise_ticker(ticker) if ticker and ticker.strip() else None
+    if ticker is not None:
+        if not ticker.strip():
+            raise InvalidInput("invalid_ticker", "ticker is empty: give a symbol like MSFT, or leave the parameter out "
+                                                 "for all tickers")
+        ticker = normalise_ticker(ticker)
     return performance_report(
         _registry(), status=status, limit=limit, ticker=ticker,
         threshold=float(current_app.config.get("MAPE_ALERT_THRESHOLD", 5.0)),
@@ -203,8 +208,8 @@ def _price_source(registry):
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name) or request.form.get(name)
-    if raw is None or not str(raw).strip():
+    raw = request.args.get(name, request.form.get(name))
+    if raw is None:
         return default
     text = str(raw).strip()
     if not _DIGITS_RE.fullmatch(text) or not low <= int(text) <= high:
