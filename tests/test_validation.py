@@ -159,3 +159,19 @@ def test_running_validation_twice_validates_each_forecast_once(registry):
     assert registry.mark_validated([update]) == [rows[0]["id"]]
     assert registry.mark_validated([update]) == []  # a concurrent second validator counts nothing
     assert validate_pending_forecasts(registry, UploadedActualsSource(registry), today=TODAY).validated == 0
+
+
+def test_a_spent_time_budget_defers_the_remaining_tickers(registry):
+    register(registry, "2024-01-16", 102.0, ticker="AAPL")
+    register(registry, "2024-01-16", 102.0, ticker="MSFT")
+    calls = []
+
+    def slow_fetch(ticker, start, end):
+        calls.append(ticker)
+        return yfinance_frame({"2024-01-16": 100.0})
+
+    result = validate_pending_forecasts(registry, YFinanceSource(fetch=slow_fetch), today=TODAY, time_budget_s=-1)
+    assert calls == [] and (result.validated, result.deferred, result.still_pending) == (0, 2, 2)
+    assert "2 deferred to the next run" in result.summary()
+    result = validate_pending_forecasts(registry, YFinanceSource(fetch=slow_fetch), today=TODAY, time_budget_s=60)
+    assert result.validated == 2 and result.deferred == 0

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 
 MAX_DAYS_BACK = 365
+# Stop asking price sources after this long so the request ends well within gunicorn's 30 s worker timeout.
+VALIDATE_TIME_BUDGET_S = 20.0
 MAX_HORIZON_DAYS = 400  # calendar days between made_at and target_date that a registration may span
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only: \d also matches other scripts
@@ -125,7 +127,8 @@ def validate():
     """Validate pending forecasts whose target date is within the last days_back days (default 7)."""
     days_back = _int_param("days_back", 7, 1, MAX_DAYS_BACK)
     registry = _registry()
-    result = validate_pending_forecasts(registry, _price_source(registry), days_back=days_back)
+    result = validate_pending_forecasts(registry, _price_source(registry), days_back=days_back,
+                                        time_budget_s=VALIDATE_TIME_BUDGET_S)
     log.info("validation: %s", result.summary())
     return {**result.as_dict(), "summary": result.summary()}
 

@@ -31,6 +31,7 @@ class ValidationResult:
     validated: int = 0
     still_pending: int = 0  # due, but no realised close found yet
     skipped_unknown: int = 0  # ticker UNKNOWN: nobody can say which stock's close to compare with
+    deferred: int = 0  # not looked up: the run's time budget was spent (part of still_pending)
     pending_total: int = 0  # all pending forecasts after this run
     by_source: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
@@ -43,11 +44,12 @@ class ValidationResult:
         used = ", ".join(f"{k}={v}" for k, v in self.by_source.items()) or "none"
         return (f"validated {self.validated} of {self.due} due forecasts (last {self.days_back} days, sources: "
                 f"{used}); still pending {self.still_pending}, unknown ticker {self.skipped_unknown}; "
-                f"pending in total {self.pending_total}; source errors {len(self.errors)}")
+                f"pending in total {self.pending_total}; source errors {len(self.errors)}"
+                + (f"; {self.deferred} deferred to the next run (time budget)" if self.deferred else ""))
 
 
 def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_back: int = 7,
-                               today=None) -> ValidationResult:
+                               today=None, time_budget_s: float | None = None) -> ValidationResult:
     """Validate pending forecasts whose target date is in [today - days_back, today - 1].
 
     Rule for the realised close: a forecast for target date T is compared with the close of the first
@@ -58,7 +60,9 @@ def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_ba
 
     Errors: abs_error = |predicted - actual|, ape = 100 * abs_error / actual; the naive (persistence)
     forecast is the last close before the forecast was made, scored the same way.
-    `price_source` is one source or a ChainSource; sources are tried in order per ticker.
+    `price_source` is one source or a ChainSource; sources are tried in order per ticker. With
+    `time_budget_s`, no source is asked anything once that many seconds have passed (an HTTP request must
+    finish before the worker timeout); the tickers left over stay pending for the next run.
     """
     today = dt.date.today() if today is None else as_date(today)
     result = ValidationResult(days_back=int(days_back), today=today.isoformat())
@@ -74,10 +78,14 @@ def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_ba
 
     updates = []
     sources = list(getattr(price_source, "sources", [price_source]))
+    deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     for ticker, rows in by_ticker.items():
         remaining = rows
         for source in sources:
             if not remaining:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                result.deferred += len(remaining)
                 break
             start = min(as_date(r["target_date"]) for r in remaining)
             end = min(max(as_date(r["target_date"]) for r in remaining) + dt.timedelta(days=MAX_CLOSE_GAP_DAYS),
