@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -38,16 +39,20 @@ def download_raw(symbol: str, start: str | None, end: str | None) -> pd.DataFram
     yf_logger = logging.getLogger("yfinance")
     yf_logger.addHandler(captured)
     try:
-        frame = yf.download(symbol, start=start, end=end, auto_adjust=False, actions=False,
-                            progress=False, threads=False)
+        with warnings.catch_warnings():  # yfinance's own pandas deprecation noise is not the user's business
+            warnings.simplefilter("ignore")
+            frame = yf.download(symbol, start=start, end=end, auto_adjust=False, actions=False,
+                                progress=False, threads=False)
     except Exception as exc:  # yfinance raises a zoo of requests/curl errors; all mean "no data"
-        raise DownloadError(f"{symbol}: download failed ({type(exc).__name__}: {exc})") from None
+        raise DownloadError(f"{symbol}: cannot reach Yahoo Finance ({type(exc).__name__}: {exc}); "
+                            "check the network connection") from None
     finally:
         yf_logger.removeHandler(captured)
     if (frame is None or frame.empty) and captured.messages:
-        cause = captured.messages[-1]
-        unknown = any(phrase in cause.lower() for phrase in _NO_DATA_PHRASES)
-        raise DownloadError(f"{symbol}: download failed ({cause})", unknown_ticker=unknown)
+        cause = re.sub(r"^\[.*?\]:\s*", "", captured.messages[-1])  # drop yfinance's "['SYM']: " prefix
+        if any(phrase in cause.lower() for phrase in _NO_DATA_PHRASES):
+            raise DownloadError(f"{symbol}: no price data, unknown or delisted ticker ({cause})", unknown_ticker=True)
+        raise DownloadError(f"{symbol}: cannot reach Yahoo Finance ({cause}); check the network connection")
     return frame if frame is not None else pd.DataFrame()
 
 

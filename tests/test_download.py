@@ -102,8 +102,9 @@ def test_errors_logged_inside_yfinance_become_download_error(monkeypatch, logged
     monkeypatch.setattr(yfinance, "download", failing_download)
     with pytest.raises(dd.DownloadError) as caught:
         dd.fetch_prices("NOPE", "2020-01-01", "2020-02-01")
-    assert logged.split("(")[1][:20] in str(caught.value)
+    assert logged.split("(")[1][:20] in str(caught.value) and "['NOPE']" not in str(caught.value)
     assert caught.value.unknown_ticker is unknown_ticker
+    assert ("unknown or delisted ticker" if unknown_ticker else "cannot reach Yahoo Finance") in str(caught.value)
 
 
 def test_empty_frame_without_logged_error_is_unknown_ticker(substitute):
@@ -120,7 +121,7 @@ def test_exception_inside_yfinance_becomes_download_error(monkeypatch):
         raise ConnectionError("connection reset")
 
     monkeypatch.setattr(yfinance, "download", broken)
-    with pytest.raises(dd.DownloadError, match="ConnectionError: connection reset"):
+    with pytest.raises(dd.DownloadError, match="cannot reach Yahoo Finance .ConnectionError: connection reset"):
         dd.fetch_prices("MSFT")
 
 
