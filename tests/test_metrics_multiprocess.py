@@ -12,7 +12,6 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-import tests.server
 from tests.server import gunicorn_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,25 +170,7 @@ def wait_for(condition, timeout=20.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture()
-def patient_readiness(monkeypatch):
-    """Booting workers can hold the first request longer than the helper's 2 s read timeout on 2 busy cores;
-    wait through read timeouts too (drop once tests/server.py retries on requests.Timeout itself)."""
-    original = tests.server._wait_until_answering
-
-    def wait(server, path, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return original(server, path, max(deadline - time.monotonic(), 1))
-            except requests.Timeout:
-                if time.monotonic() > deadline:
-                    raise
-
-    monkeypatch.setattr(tests.server, "_wait_until_answering", wait)
-
-
-def test_gunicorn_totals_are_exact_and_survive_a_killed_worker(tmp_path, csv_bytes, patient_readiness):
+def test_gunicorn_totals_are_exact_and_survive_a_killed_worker(tmp_path, csv_bytes):
     require_model()
     csv = csv_bytes(300)
     batch, batches, kill_after = 12, 4, 2

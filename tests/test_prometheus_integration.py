@@ -21,7 +21,6 @@ import requests
 import yaml
 
 from tests.server import free_port, gunicorn_server, require_component
-from tests.test_metrics_multiprocess import patient_readiness  # noqa: F401 - a fixture used below
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS = "/usr/bin/prometheus"
@@ -201,7 +200,7 @@ def send_traffic(url, gspc_frame):
 
 
 @pytest.fixture()
-def stack(tmp_path, patient_readiness):
+def stack(tmp_path):
     require_component(PROMETHEUS, "Prometheus server")
     if not MODEL_CARD.exists():
         message = f"no model artifact at {MODEL_CARD.parent} (make train writes it)"
