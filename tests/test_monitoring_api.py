@@ -188,7 +188,8 @@ def test_yfinance_failure_is_reported_not_raised(mon_client):
 
 
 @pytest.mark.parametrize("query, fragment", [
-    ("days_back=0", "from 1 to 365"), ("days_back=abc", "whole number"), ("days_back=", "whole number"), ("days_back=9999", "from 1 to 365")])
+    ("days_back=0", "from 1 to 36500"), ("days_back=abc", "whole number"), ("days_back=", "whole number"),
+    ("days_back=36501", "from 1 to 36500")])
 def test_validate_rejects_bad_days_back(mon_client, query, fragment):
     response = mon_client.post(f"/monitoring/validate?{query}")
     assert response.status_code == 400 and fragment in response.get_json()["message"]

@@ -26,12 +26,11 @@ from app.monitoring.charts import Series, time_chart_svg
 from app.monitoring.performance import HISTORY_DAYS, RECENT_LIMITS, RECENT_STATUSES, performance_report
 from app.monitoring.prices import default_price_source
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
-from app.monitoring.validation import validate_pending_forecasts
+from app.monitoring.validation import MAX_DAYS_BACK, validate_pending_forecasts
 
 log = logging.getLogger(__name__)
 monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 
-MAX_DAYS_BACK = 365
 # Stop asking price sources after this long so the request ends well within gunicorn's 30 s worker timeout.
 VALIDATE_TIME_BUDGET_S = 20.0
 MAX_HORIZON_DAYS = 400  # calendar days between made_at and target_date that a registration may span

@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 
 from app.config import settings_from_env
-
+from app.monitoring.validation import MAX_DAYS_BACK
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app.monitoring", description=__doc__)
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "validate":
-            if not 1 <= args.days_back <= 365:
-                raise RuntimeError("--days-back must be from 1 to 365")
+            if not 1 <= args.days_back <= MAX_DAYS_BACK:
+                raise RuntimeError(f"--days-back must be from 1 to {MAX_DAYS_BACK}")
             if args.api_url:
                 print(validate_via_api(args.api_url, args.days_back, args.token, args.timeout))
             else:

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 # The longest run of calendar days without a session we accept (a long weekend plus a holiday or two).
 # A longer gap in a price series is missing data, not a market closure: the forecast stays pending.
 MAX_CLOSE_GAP_DAYS = 5
+# The widest days_back accepted: a century means "everything" (replaying the shipped historical data).
+MAX_DAYS_BACK = 36500
 
 
 @dataclass
