@@ -57,6 +57,14 @@ def noop(ticker, made_at, last_close, forecast_rows, model_version, request_id, 
     return 0
 
 
+def fixed_cpu_work(_i) -> int:
+    """About 1 ms of pure Python with no I/O: its p99/p50 shows how much of a p99 is this machine's load."""
+    total = 0
+    for k in range(20000):
+        total += k * k
+    return total
+
+
 def _background_writer(path: str, stop, per_second: float) -> None:
     """Another gunicorn worker's share of the load: new 30-day forecasts at a steady rate."""
     reg = ForecastRegistry.at_path(path)
@@ -73,6 +81,7 @@ def bench_registry(path: str, n: int) -> list[str]:
     for i in range(50):  # warm-up: connection pool, statement caches, pages
         reg.register_forecasts("WARM", "2024-01-05", 99.0, rows30, "v1", "w", f"warm-{i}")
 
+    cpu = timed(fixed_cpu_work, n)
     base1 = timed(lambda i: noop("MSFT", "2024-01-05", 99.0, rows1, "v1", "r", f"a{i}"), n)
     base30 = timed(lambda i: noop("MSFT", "2024-01-05", 99.0, rows30, "v1", "r", f"b{i}"), n)
     new1 = timed(lambda i: reg.register_forecasts("MSFT", "2024-01-05", 99.0, rows1, "v1", "r", f"a{i}"), n)
@@ -95,6 +104,7 @@ def bench_registry(path: str, n: int) -> list[str]:
     total = reg.count_all()
     reg.dispose()
     return [
+        line("reference: fixed ~1 ms of CPU, no I/O (load noise)", cpu),
         line("no-op baseline, 1-day forecast", base1),
         line("no-op baseline, 30-day forecast", base30),
         line("register_forecasts, 1-day, new", new1, base1),
@@ -142,7 +152,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-predict", action="store_true", help="only the registry calls")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
-        print(f"SQLite WAL registry in {tmp}, {args.n} calls per case, budget {BUDGET_MS} ms")
+        print(f"SQLite WAL registry in {tmp}, {args.n} calls per case, budget {BUDGET_MS} ms, "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         for text in bench_registry(os.path.join(tmp, "forecasts.sqlite3"), args.n):
             print(text)
         if not args.skip_predict:
