@@ -7,13 +7,9 @@ import hashlib
 import hmac
 import json
 import logging
-import math
-import re
 import uuid
 
 import numpy as np
-import pandas as pd
-
 from flask import Blueprint, current_app, g, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,6 +19,7 @@ from app.csv_input import parse_price_csv
 from app.errors import InvalidInput, error_response
 from app.monitoring import get_registry
 from app.monitoring.charts import Series, time_chart_svg
+from app.monitoring.fields import iso_date, positive_number, previous_weekday, short_label, whole_number
 from app.monitoring.performance import HISTORY_DAYS, RECENT_LIMITS, RECENT_STATUSES, performance_report
 from app.monitoring.prices import default_price_source
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
@@ -34,9 +31,6 @@ monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 # Stop asking price sources after this long so the request ends well within gunicorn's 30 s worker timeout.
 VALIDATE_TIME_BUDGET_S = 20.0
 MAX_HORIZON_DAYS = 400  # calendar days between made_at and target_date that a registration may span
-_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only: \d also matches other scripts
-_DIGITS_RE = re.compile(r"[0-9]{1,9}")
 
 
 class RegistryUnavailable(Exception):
@@ -97,15 +91,15 @@ def register():
     if ticker == UNKNOWN_TICKER:
         raise InvalidInput("missing_ticker", "field 'ticker' is required (for example \"MSFT\"): without it the "
                                              "forecast can never be compared with a realised close")
-    predicted = _positive_number(body, "prediction_value", required=True)
-    last_close = _positive_number(body, "last_close", required=False)
-    target = _iso_date(body, "target_date", required=True)
-    made_at = _iso_date(body, "made_at", required=False) or _previous_weekday(target)
+    predicted = positive_number(body, "prediction_value", required=True)
+    last_close = positive_number(body, "last_close", required=False)
+    target = iso_date(body, "target_date", required=True)
+    made_at = iso_date(body, "made_at", required=False) or previous_weekday(target)
     if not made_at < target <= made_at + dt.timedelta(days=MAX_HORIZON_DAYS):
         raise InvalidInput("bad_made_at", f"target_date ({target}) must be after made_at ({made_at}) and at most "
                                           f"{MAX_HORIZON_DAYS} days later")
-    model_version = _short_text(body, "model_version", "external")
-    request_id = _short_text(body, "request_id", g.get("request_id") or uuid.uuid4().hex)
+    model_version = short_label(body, "model_version", "external")
+    request_id = short_label(body, "request_id", g.get("request_id") or uuid.uuid4().hex)
     # The identity excludes request_id: a retried registration is the same forecast.
     fingerprint = json.dumps([ticker, made_at.isoformat(), target.isoformat(), predicted, last_close, model_version])
     row = {"date": target, "close": predicted, "horizon_step": max(int(np.busday_count(made_at, target)), 1)}
@@ -210,55 +204,6 @@ def _price_source(registry):
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:
+    """A query-string (or form) integer: absent -> default, anything else must be valid."""
     raw = request.args.get(name, request.form.get(name))
-    if raw is None:
-        return default
-    text = str(raw).strip()
-    if not _DIGITS_RE.fullmatch(text) or not low <= int(text) <= high:
-        raise InvalidInput(f"bad_{name}", f"{name} must be a whole number from {low} to {high}, got {text[:20]!r}")
-    return int(text)
-
-
-def _positive_number(body: dict, name: str, required: bool) -> float | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise InvalidInput(f"missing_{name}", f"field {name!r} is required: a positive number (a price)")
-        return None
-    try:
-        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-    except OverflowError:  # an integer too large for a float
-        number = math.inf
-    if not math.isfinite(number) or number <= 0:
-        raise InvalidInput(f"bad_{name}", f"field {name!r} must be a positive finite number, got {str(value)[:30]!r}")
-    return number
-
-
-def _iso_date(body: dict, name: str, required: bool) -> dt.date | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise InvalidInput(f"missing_{name}", f"field {name!r} is required: a date like \"2024-01-05\"")
-        return None
-    text = str(value).strip()
-    try:
-        if not _DATE_RE.fullmatch(text):
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"bad_{name}", f"field {name!r} must be a date in the form YYYY-MM-DD, "
-                                          f"got {text[:30]!r}") from None
-
-
-def _short_text(body: dict, name: str, default: str) -> str:
-    value = body.get(name)
-    if value is None or not str(value).strip():
-        return default
-    text = str(value).strip()
-    if not _REQUEST_ID_RE.fullmatch(text):
-        raise InvalidInput(f"bad_{name}", f"field {name!r} must be 1 to 64 characters among A-Z a-z 0-9 . _ : -")
-    return text
-
-
-def _previous_weekday(day: dt.date) -> dt.date:
-    return (pd.Timestamp(day) - pd.offsets.BDay(1)).date()
+    return default if raw is None else whole_number(raw, name, low, high)
