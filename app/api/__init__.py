@@ -6,6 +6,7 @@ from flask import g, request
 from werkzeug.exceptions import HTTPException
 
 from app.errors import InvalidInput, error_response
+from app.forecasting import ForecastInputError, InsufficientHistory
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ def register_blueprints(app):
     @app.errorhandler(InvalidInput)
     def _invalid_input(exc):
         return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(ForecastInputError)
+    def _unusable_prices(exc):
+        code = "too_few_rows" if isinstance(exc, InsufficientHistory) else "invalid_prices"
+        return error_response(400, code, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):
