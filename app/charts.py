@@ -29,7 +29,9 @@ def forecast_chart_svg(history_dates, history_closes, predictions):
     band80 = [last] + list(zip(fc_x, (p["upper_80"] for p in predictions)))
     band80 += list(zip(reversed(fc_x), (p["lower_80"] for p in reversed(predictions)))) + [last]
     forecast_line = [last] + list(zip(fc_x, (p["close"] for p in predictions)))
-    labels = [(0, history_dates[0]), (n_hist - 1, history_dates[-1]), (total, predictions[-1]["date"])]
+    labels = [(0, history_dates[0], "start"), (total, predictions[-1]["date"], "end")]
+    if x(total) - x(n_hist - 1) > 80:  # room for the last close's date without overlapping the end label
+        labels.insert(1, (n_hist - 1, history_dates[-1], "middle"))
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'id="forecast-chart" aria-label="Recent closes and forecast">',
@@ -40,8 +42,10 @@ def forecast_chart_svg(history_dates, history_closes, predictions):
              f'stroke-dasharray="5,3"><title>forecast</title></polyline>']
     for value in (y_min, y_max):
         parts.append(f'<text x="4" y="{y(value) + 4:.1f}" font-size="11">{value:,.2f}</text>')
-    for i, label in labels:
-        parts.append(f'<text x="{x(i):.1f}" y="{HEIGHT - PAD + 18}" font-size="11" text-anchor="middle">'
+    parts.append(f'<line x1="{x(n_hist - 1):.1f}" y1="{PAD / 2}" x2="{x(n_hist - 1):.1f}" y2="{HEIGHT - PAD}" '
+                 f'stroke="#999" stroke-dasharray="2,3"><title>last close {escape(history_dates[-1])}</title></line>')
+    for i, label, anchor in labels:
+        parts.append(f'<text x="{x(i):.1f}" y="{HEIGHT - PAD + 18}" font-size="11" text-anchor="{anchor}">'
                      f'{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
