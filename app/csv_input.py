@@ -13,18 +13,13 @@ EXAMPLE_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 COLUMN_ALIASES = {"datetime": "date", "adjclose": "adj_close", "adjusted_close": "adj_close"}
 DATE_NAMES = {"date", "datetime"}
+MAX_COLUMNS = 100
 EARLIEST_DATE, LATEST_DATE = pd.Timestamp("1800-01-01"), pd.Timestamp("2199-12-31 23:59:59")
 # Magic numbers of files people upload by mistake, so the message can say what was sent.
-FILE_SIGNATURES = (
-    (b"PK\x03\x04", "a ZIP archive or an Excel .xlsx workbook"),
-    (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook"),
-    (b"\x1f\x8b", "a gzip-compressed file"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"\xff\xfe", "UTF-16 text"),
-    (b"\xfe\xff", "UTF-16 text"),
-)
+FILE_SIGNATURES = ((b"PK\x03\x04", "a ZIP archive or an Excel .xlsx workbook"),
+                   (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook"), (b"\x1f\x8b", "a gzip-compressed file"),
+                   (b"%PDF", "a PDF document"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+                   (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"))
 CONTROL_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -32,10 +27,7 @@ def parse_price_csv(data: bytes) -> pd.DataFrame:
     """Return a frame indexed by ascending tz-naive "date" with float price columns; raise InvalidInput."""
     raw = _read_table(_decode(data))
     columns = _map_columns(raw.columns)
-    date_column = raw[columns["date"]]
-    if not isinstance(date_column.dtype, pd.StringDtype):  # e.g. 20240102 read as a number
-        date_column = date_column.astype(str)
-    date_raw = date_column.to_numpy(dtype=object)
+    date_raw = _date_strings(raw[columns["date"]])
     close_raw = raw[columns["close"]]
     empty_date = date_raw == ""
     if empty_date.any() and close_raw.dtype.kind not in "fiu":
@@ -45,7 +37,6 @@ def parse_price_csv(data: bytes) -> pd.DataFrame:
         raise InvalidInput("no_rows", "the CSV has a header but no data rows; add one row per trading day")
     rows = raw.index.to_numpy()
     dates = _parse_dates(date_raw, rows)
-    _reject_implausible_dates(dates, date_raw, rows)
     names = [name for name in PRICE_COLUMNS if name in columns]
     # Only close feeds the model; unreadable cells in the other columns become NaN.
     values = [_parse_closes(close_raw, date_raw, rows) if name == "close" else _to_floats(raw[columns[name]])
@@ -68,8 +59,6 @@ def require_rows(frame: pd.DataFrame, n: int) -> None:
 
 def _decode(data) -> str:
     """Return the upload as text, refusing empty, binary and non-UTF-8 content."""
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogatepass")
     data = bytes(data)
     for signature, kind in FILE_SIGNATURES:
         if data.startswith(signature):
@@ -98,26 +87,48 @@ def _not_csv(reason: str) -> InvalidInput:
 
 def _read_table(text: str) -> pd.DataFrame:
     """Read the CSV with pandas' C parser; the 2-3 line header of yf.download(...).to_csv() becomes one."""
-    first_line = text.split("\n", 1)[0]
-    sep = next((s for s in ",;\t" if s in first_line), ",")
+    lines = text[:65536].splitlines()[:8]  # any line ends: \n, \r\n, old Mac \r
+    sep = next((s for s in ",;\t" if s in lines[0]), ",")
+    if lines[0].count(sep) >= MAX_COLUMNS:  # pandas slows down badly on very wide headers
+        raise InvalidInput("malformed_csv", f"the header has more than {MAX_COLUMNS} columns; a price CSV needs "
+                                            f"only a few, like {EXAMPLE_HEADER}")
     try:
-        head = list(csv.reader((line.rstrip("\r") for line in text.split("\n", 3)[:3]), delimiter=sep))
+        head = list(csv.reader(lines, delimiter=sep))
     except csv.Error:  # odd quoting in the header: let pandas report it
         head = []
     skip = _extra_header_lines(head)
+    _reject_wide_first_row(head, skip)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ParserWarnings about trailing delimiters are not the user's problem
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
             # na_filter=False keeps "null"/"nan" cells as text, so the error can quote them.
             raw = pd.read_csv(io.StringIO(text), sep=sep, header=0, skiprows=skip, na_filter=False, index_col=False,
                               skipinitialspace=True, skip_blank_lines=True, low_memory=False, engine="c")
     except (ValueError, pd.errors.ParserError, OverflowError) as exc:
         detail = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else type(exc).__name__
         raise InvalidInput("malformed_csv", f"the CSV could not be read ({detail}); check that every row "
-                                            "has the same number of comma-separated fields") from None
+                                            "has the same number of fields as the header") from None
+    if any(issubclass(warning.category, pd.errors.ParserWarning) for warning in caught):
+        # pandas would silently drop the extra fields
+        _raise_too_many_fields(f"a data row has more fields than the header's {len(raw.columns)}")
     if skip:  # the date column is headed "Price" in yfinance's multi-line header
         raw.columns = ["Date", *raw.columns[1:]]  # cheaper than DataFrame.rename
     return raw
+
+
+def _reject_wide_first_row(head: list, skip: list) -> None:
+    """Refuse a first data row wider than the header early: pandas is slow on it and would drop the extra."""
+    rows = [cells for number, cells in enumerate(head) if number not in skip]
+    header = rows[0] if rows else []
+    data = next((cells for cells in rows[1:] if any(cells)), [])
+    if len(data) > len(header) and any(cell.strip() for cell in data[len(header):]):
+        _raise_too_many_fields(f"data row 1 has {len(data)} fields but the header has {len(header)}")
+
+
+def _raise_too_many_fields(problem: str):
+    """The error for rows wider than the header, which usually means an unquoted thousands separator."""
+    raise InvalidInput("malformed_csv", f"{problem}; quote values that contain the separator (e.g. \"1,234.50\") "
+                                        "or drop thousands separators")
 
 
 def _extra_header_lines(head: list) -> list:
@@ -156,11 +167,24 @@ def _map_columns(raw_columns) -> dict:
     if missing:
         found = ", ".join(_show(label) for label in list(raw_columns)[:12])
         more = f" and {len(raw_columns) - 12} more" if len(raw_columns) > 12 else ""
-        hint = " The first line looks like data: add a header row." if _looks_like_date(str(raw_columns[0])) else ""
+        headless = _reads_as_date(str(raw_columns[0]), "ISO8601")
+        hint = " The first line looks like data: add a header row." if headless else ""
         raise InvalidInput("missing_columns", f"missing required column(s) {', '.join(m.title() for m in missing)}; "
                                               f"found columns: {found}{more}. The CSV needs a header like "
                                               f"{EXAMPLE_HEADER} (only Date and Close are required).{hint}")
     return columns
+
+
+def _date_strings(column: pd.Series) -> np.ndarray:
+    """The date cells as an object array of str; a numeric column must hold yyyymmdd numbers."""
+    if column.dtype.kind in "biuf":  # checked as numbers first: turning millions of them into text is slow
+        outside = ~((column.to_numpy() >= 18000101) & (column.to_numpy() <= 21991231))
+        if outside.any():
+            position = int(np.argmax(outside))
+            _raise_unreadable_date(column.index[position], str(column.iloc[position]))
+    if not isinstance(column.dtype, pd.StringDtype):
+        column = column.astype(str)
+    return column.to_numpy(dtype=object)
 
 
 def _parse_dates(values: np.ndarray, rows: np.ndarray) -> pd.DatetimeIndex:
@@ -168,21 +192,48 @@ def _parse_dates(values: np.ndarray, rows: np.ndarray) -> pd.DatetimeIndex:
     if _has_utc_offset(values[0]):  # offsets change with daylight saving time, which pandas refuses to mix
         values = np.array([value[:-6] if _has_utc_offset(value) else value for value in values], dtype=object)
     dates = _to_datetime(values, "ISO8601")
-    if dates is not None and not dates.hasnans:
-        return dates
-    stripped = np.array([value.strip().removesuffix("Z") for value in values], dtype=object)
-    for fmt in ("ISO8601", "%m/%d/%Y"):  # m/d/Y is what Excel writes after opening a Yahoo CSV
-        dates = _to_datetime(stripped, fmt)
-        if dates is not None and not dates.hasnans:
-            return dates
-    position = next((position for position, value in enumerate(stripped) if not _looks_like_date(value)), None)
+    if dates is None or dates.hasnans:
+        dates = _parse_unusual_dates(values, rows)
+    outside = (dates < EARLIEST_DATE) | (dates > LATEST_DATE)  # typos, and they would overflow date arithmetic
+    if outside.any():
+        position = int(np.argmax(outside))
+        raise InvalidInput("invalid_date", f"data row {rows[position] + 1} has the date {_show(values[position])}, "
+                                           "outside the years 1800-2199; check the year")
+    return dates
+
+
+def _parse_unusual_dates(values: np.ndarray, rows: np.ndarray) -> pd.DatetimeIndex:
+    """Second chance for stray spaces, a "Z" suffix or US m/d/Y dates; else name the first unreadable date."""
+    first = values[0].strip().removesuffix("Z")
+    # Formats the first date does not fit are not tried on the whole column: garbage fails fast.
+    formats = [fmt for fmt in ("ISO8601", "%m/%d/%Y") if _reads_as_date(first, fmt)]
+    position = 0
+    if formats:
+        stripped = np.array([value.strip().removesuffix("Z") for value in values], dtype=object)
+        for fmt in formats:  # m/d/Y is what Excel writes after opening a Yahoo CSV
+            dates = _to_datetime(stripped, fmt)
+            if dates is not None and not dates.hasnans:
+                return dates
+        position = int(np.argmax(dates.isna())) if dates is not None else _first_unreadable_date(stripped)
     if position is None:  # each date reads alone, but not together
         raise InvalidInput("invalid_date", f"the dates mix formats or time zones (first: {_show(values[0])}); "
                                            "write every date as YYYY-MM-DD (e.g. 2024-01-02)")
-    value = values[position]
+    _raise_unreadable_date(rows[position], values[position])
+
+
+def _raise_unreadable_date(row: int, value: str):
+    """The error for a date cell that reads as no date; `row` counts data rows from 0."""
     what = "has no date" if value.strip() == "" else f"has the date {_show(value)}, which could not be read"
-    raise InvalidInput("invalid_date", f"data row {rows[position] + 1} {what}; write dates as YYYY-MM-DD "
-                                       "(e.g. 2024-01-02)")
+    raise InvalidInput("invalid_date", f"data row {row + 1} {what}; write dates as YYYY-MM-DD (e.g. 2024-01-02)")
+
+
+def _first_unreadable_date(values: np.ndarray):
+    """Position of the first value that is no ISO date even on its own, or None."""
+    try:  # utc=True tolerates mixed offsets, so only unreadable values come out as NaT
+        unreadable = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True).isna()
+        return int(np.argmax(unreadable)) if unreadable.any() else None
+    except (ValueError, TypeError, OverflowError):
+        return 0
 
 
 def _has_utc_offset(value: str) -> bool:
@@ -201,9 +252,9 @@ def _to_datetime(values: np.ndarray, fmt: str):
     return dates.tz_localize(None) if dates.tz is not None else dates
 
 
-def _looks_like_date(value: str) -> bool:
-    """True when `value` alone reads as an ISO date."""
-    dates = _to_datetime(np.array([value.strip()], dtype=object), "ISO8601")
+def _reads_as_date(value: str, fmt: str) -> bool:
+    """True when `value` alone reads as a date in `fmt`."""
+    dates = _to_datetime(np.array([value.strip()], dtype=object), fmt)
     return dates is not None and not dates.hasnans
 
 
@@ -234,25 +285,8 @@ def _to_floats(column: pd.Series) -> np.ndarray:
         return column.to_numpy(dtype=float)
     try:
         return pd.to_numeric(column.astype(str).str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    except (ValueError, TypeError, OverflowError):
-        return np.array([_float_or_nan(value) for value in column], dtype=float)
-
-
-def _float_or_nan(value) -> float:
-    """float(value), or NaN when it is not a number."""
-    try:
-        return float(value)
-    except (ValueError, TypeError, OverflowError):
-        return float("nan")
-
-
-def _reject_implausible_dates(dates: pd.DatetimeIndex, date_raw: np.ndarray, rows: np.ndarray) -> None:
-    """Years outside 1800-2199 are typos, and would overflow date arithmetic further on."""
-    outside = (dates < EARLIEST_DATE) | (dates > LATEST_DATE)
-    if outside.any():
-        position = int(np.argmax(outside))
-        raise InvalidInput("invalid_date", f"data row {rows[position] + 1} has the date {_show(date_raw[position])}, "
-                                           "outside the years 1800-2199; check the year")
+    except (ValueError, TypeError, OverflowError):  # nothing readable: the close check names the first cell
+        return np.full(len(column), np.nan)
 
 
 def _reject_duplicate_dates(index: pd.DatetimeIndex, rows: np.ndarray) -> None:

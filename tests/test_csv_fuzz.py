@@ -22,13 +22,9 @@ ODD_CELLS = ["01/02/2024", "2024-01-02T10:00:00Z", "20240102", "9999-12-31", "00
              "\uff15", "0x10", "  7 ", '"8"', '"9,5"', '"', "MSFT", "Date", "Ticker", "Price",
              "99999999999999999999999999", "-0", "+3", ".5", "5.", "1e-320"]
 ISO_DATES = st.dates(min_value=pd.Timestamp("1990-01-01").date(), max_value=pd.Timestamp("2030-12-31").date())
-DATE_CELLS = st.one_of(
-    ISO_DATES.map(str),
-    ISO_DATES.map(lambda day: f"{day} 00:00:00{'-05:00' if day.month < 3 or day.month > 10 else '-04:00'}"),
-    ISO_DATES.map(lambda day: day.strftime("%m/%d/%Y")),
-    st.sampled_from(ODD_CELLS))
-PRICE_CELLS = st.one_of(st.floats(min_value=0.01, max_value=1e6).map(repr), st.integers(1, 10**12).map(str),
-                        st.sampled_from(ODD_CELLS))
+DATE_FORMATS = st.sampled_from([str, lambda day: day.strftime("%m/%d/%Y"),  # ISO, Excel, Ticker.history (DST)
+                                lambda day: f"{day} 00:00:00{'-05:00' if day.month in (1, 2, 11, 12) else '-04:00'}"])
+GOOD_PRICES = st.one_of(st.floats(min_value=0.01, max_value=1e6).map(repr), st.integers(1, 10**12).map(str))
 TEXT_CELLS = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=8)
 
 
@@ -52,27 +48,35 @@ def assert_clean_frame_or_invalid_input(data) -> None:
 @st.composite
 def near_csv(draw) -> bytes:
     """Text shaped like a price CSV: real headers bent a little, separators, line ends, good and bad cells."""
+    clean = draw(st.booleans())  # half the cases only bend the layout, so that many are accepted
+    good_dates = ISO_DATES.map(draw(DATE_FORMATS))  # one date format per file
     sep = draw(st.sampled_from([",", ",", ",", ";", "\t", "|"]))
     newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     header = list(draw(st.permutations(draw(st.sampled_from(HEADERS)))))
-    for _ in range(draw(st.integers(0, 2))):  # rename, add or drop a column now and then
+    for _ in range(0 if clean else draw(st.integers(0, 2))):  # add odd columns
         header.insert(draw(st.integers(0, len(header))), draw(st.sampled_from(ODD_NAMES)))
-    if draw(st.booleans()) and len(header) > 2:
+    if not clean and draw(st.booleans()) and len(header) > 2:
         header.pop(draw(st.integers(0, len(header) - 1)))
     preamble = []
     if draw(st.integers(0, 4)) == 0:  # yf.download's extra header lines
-        tickers = st.lists(st.sampled_from(["MSFT", "MSFT", "AAPL", ""]), min_size=len(header), max_size=len(header))
-        preamble = [sep.join(["Ticker"] + draw(tickers)), sep.join(["Date"] + [""] * len(header))]
-        header = ["Price"] + header
+        width = len(header) - 1
+        tickers = ["MSFT"] * width
+        if not clean and width and draw(st.booleans()):  # a second ticker, or a blank one
+            tickers[draw(st.integers(0, width - 1))] = draw(st.sampled_from(["AAPL", ""]))
+        preamble = [sep.join(["Ticker"] + tickers), sep.join(["Date"] + [""] * width)]
+        header = ["Price"] + [name for name in header if name != "Date"]
+
+    def is_date(name):
+        return name.strip('"*').lower() in ("date", "datetime", "price")
 
     def cell(name):
-        kind = name.strip('"*').lower()
-        base = DATE_CELLS if kind in ("date", "datetime", "price") else PRICE_CELLS
-        return st.one_of(base, base, base, TEXT_CELLS)
+        good = good_dates if is_date(name) else GOOD_PRICES
+        return good if clean else st.one_of(good, good, st.sampled_from(ODD_CELLS), TEXT_CELLS)
 
     row = st.tuples(*[cell(name) for name in header]).map(list)
-    rows = draw(st.lists(row, max_size=12))
-    if rows and draw(st.integers(0, 5)) == 0:  # a ragged row
+    date_at = next((i for i, name in enumerate(header) if is_date(name)), 0)
+    rows = draw(st.lists(row, max_size=12, unique_by=(lambda cells: cells[date_at]) if clean else None))
+    if rows and not clean and draw(st.booleans()):  # a ragged row
         rows[-1] = rows[-1][:-1] if draw(st.booleans()) else rows[-1] + ["x"]
     text = newline.join([sep.join(header)] + preamble + [sep.join(cells) for cells in rows])
     prefix = draw(st.sampled_from(["", "", "\ufeff", "\n\n", " "]))

@@ -75,6 +75,10 @@ def test_unsorted_dates_are_sorted_and_rows_follow():
     ",Close\n2024-01-02,470.5\n2024-01-03,468.8\n",  # DataFrame.to_csv() of an unnamed index
     "Datetime,Close\n2024-01-02,470.5\n2024-01-03,468.8\n",  # yfinance intraday index name
     "Date,Close\n 2024-01-02 , 470.5 \n2024-01-03,468.8\n",  # stray spaces
+    "Date,Close\n20240102,470.5\n20240103,468.8\n",  # yyyymmdd, read as numbers
+    "Date,Close,\n2024-01-02,470.5,\n2024-01-03,468.8,\n",  # trailing separators
+    "Price,Close\rTicker,SPY\rDate,\r2024-01-02,470.5\r2024-01-03,468.8\r",  # yf.download with old Mac line ends
+    "Ticker,SPY\nPrice,Close\nDate,\n2024-01-02,470.5\n2024-01-03,468.8\n",  # yf.download(group_by="ticker")
     "\n\nDate,Close\n2024-01-02,470.5\n\n2024-01-03,468.8\n,\n,\n",  # blank lines, spreadsheet's empty rows
     "Date,Close*,Adj Close**\n2024-01-02,470.5,1\n2024-01-03,468.8,1\n",  # copied from Yahoo's web table
 ])
@@ -140,7 +144,13 @@ BAD = [
     (b"Date,Close\n9999-01-01,1\n", 400, "invalid_date", "'9999-01-01', outside the years 1800-2199"),
     (b"Date,Close\n2024-01-02,1\n2024-01-03,2\n2024-01-02,3\n", 400, "duplicate_date",
      "the date 2024-01-02 appears more than once (data rows 1 and 3)"),
-    (b"Date,Close\n2024-01-02,1,2,3\n2024-01-03,1,2,3,4\n", 400, "malformed_csv", "Expected 4 fields in line 3, saw 5"),
+    (b"Date,Close\n2024-01-02,1\n2024-01-03,1,2\n", 400, "malformed_csv", "Expected 2 fields in line 3, saw 3"),
+    (b"Date,Close,Volume\n2024-01-02,1,234.50,1000\n", 400, "malformed_csv",
+     'data row 1 has 4 fields but the header has 3; quote values that contain the separator (e.g. "1,234.50")'),
+    (b"Date,Close\n\n\n\n\n\n\n\n\n2024-01-02,1,5\n", 400, "malformed_csv",
+     "a data row has more fields than the header"),
+    (b"Date,Close\n20240102,1\n1,2\n", 400, "invalid_date", "data row 2 has the date '1', which could not be read"),
+    (b"," * 100 + b"\n", 400, "malformed_csv", "the header has more than 100 columns"),
     (b'Date,Close\n"2024-01-02,1\n', 400, "malformed_csv", "EOF inside string"),
 ]
 
