@@ -7,7 +7,7 @@ import math
 from sqlalchemy import case, func, select
 
 from app.monitoring.registry import ForecastRegistry, as_date
-from app.monitoring.storage import forecasts
+from app.monitoring.storage import VALIDATED_ONLY, forecasts
 from app.monitoring.tickers import UNKNOWN_TICKER
 
 DEFAULT_THRESHOLD_MAPE = 5.0  # percent; seed 000's degradation threshold, also the Prometheus alert's
@@ -19,86 +19,111 @@ TREND_TOLERANCE_PP = 0.1  # MAPE changes smaller than this (percentage points) c
 MAX_TICKERS = 100
 
 c = forecasts.c
-_VALIDATED = c.status == "validated"
+_VALIDATED = VALIDATED_ONLY
 _HAS_NAIVE = c.naive_abs_error.isnot(None)
 
 
-def _error_columns():
-    """Aggregates over validated rows: the model's errors, and the naive forecast's over the same rows."""
+def _sum_columns():
+    """Additive aggregates over validated rows, so groups can be merged: the model's and the naive's errors."""
     return [
         func.count().label("n"),
-        func.avg(c.abs_error).label("mae"),
-        func.avg(c.ape).label("mape"),
-        func.avg(c.abs_error * c.abs_error).label("mse"),
+        func.sum(c.abs_error).label("sum_abs"),
+        func.sum(c.ape).label("sum_ape"),
+        func.sum(c.abs_error * c.abs_error).label("sum_sq"),
         func.min(c.ape).label("min_ape"),
         func.max(c.ape).label("max_ape"),
-        func.avg(c.predicted).label("mean_predicted"),
-        func.avg(c.actual).label("mean_actual"),
+        func.sum(c.predicted).label("sum_predicted"),
+        func.sum(c.actual).label("sum_actual"),
         func.count(c.naive_abs_error).label("naive_n"),
-        func.avg(c.naive_abs_error).label("naive_mae"),
-        func.avg(c.naive_ape).label("naive_mape"),
-        func.avg(c.naive_abs_error * c.naive_abs_error).label("naive_mse"),
+        func.sum(c.naive_abs_error).label("naive_sum_abs"),
+        func.sum(c.naive_ape).label("naive_sum_ape"),
+        func.sum(c.naive_abs_error * c.naive_abs_error).label("naive_sum_sq"),
         func.min(c.naive_ape).label("naive_min_ape"),
         func.max(c.naive_ape).label("naive_max_ape"),
-        # The model's MAE restricted to rows that have a naive forecast, so rMAE compares like with like.
-        func.avg(case((_HAS_NAIVE, c.abs_error))).label("mae_with_naive"),
+        # The model's errors on the rows that have a naive forecast, so rMAE compares like with like.
+        func.sum(case((_HAS_NAIVE, c.abs_error), else_=0.0)).label("sum_abs_with_naive"),
     ]
 
 
-def _shape(row) -> dict:
-    """Turn one aggregate row into the report's error block."""
-    m = row._mapping
-    n = int(m["n"] or 0)
+def _combine(groups) -> dict:
+    """The report's error block from one or more aggregate rows (mappings of _sum_columns)."""
+    groups = [g for g in groups if g["n"]]
+    n = sum(int(g["n"]) for g in groups)
     if n == 0:
         return _shape_empty()
-    naive = None
-    rmae = None
-    if m["naive_n"]:
-        naive = {"n": int(m["naive_n"]), "mae": m["naive_mae"], "mape": m["naive_mape"],
-                 "rmse": math.sqrt(m["naive_mse"]), "min_ape": m["naive_min_ape"], "max_ape": m["naive_max_ape"]}
-        rmae = m["mae_with_naive"] / m["naive_mae"] if m["naive_mae"] else None
+
+    def total(key):
+        return sum(float(g[key] or 0.0) for g in groups)
+
+    def extreme(pick, key):
+        values = [g[key] for g in groups if g[key] is not None]
+        return pick(values) if values else None
+
+    naive_n = sum(int(g["naive_n"]) for g in groups)
+    naive = rmae = None
+    if naive_n:
+        naive_mae = total("naive_sum_abs") / naive_n
+        naive = {"n": naive_n, "mae": naive_mae, "mape": total("naive_sum_ape") / naive_n,
+                 "rmse": math.sqrt(total("naive_sum_sq") / naive_n),
+                 "min_ape": extreme(min, "naive_min_ape"), "max_ape": extreme(max, "naive_max_ape")}
+        rmae = (total("sum_abs_with_naive") / naive_n) / naive_mae if naive_mae else None
     return {
-        "n": n, "mae": m["mae"], "mape": m["mape"], "rmse": math.sqrt(m["mse"]),
-        "min_ape": m["min_ape"], "max_ape": m["max_ape"],
-        "mean_predicted": m["mean_predicted"], "mean_actual": m["mean_actual"],
+        "n": n, "mae": total("sum_abs") / n, "mape": total("sum_ape") / n, "rmse": math.sqrt(total("sum_sq") / n),
+        "min_ape": extreme(min, "min_ape"), "max_ape": extreme(max, "max_ape"),
+        "mean_predicted": total("sum_predicted") / n, "mean_actual": total("sum_actual") / n,
         "naive": naive, "rmae": rmae, "beats_naive": None if rmae is None else rmae < 1.0,
     }
 
 
+def _groups(registry: ForecastRegistry, keys: list, ticker=None, since=None, until=None) -> list[dict]:
+    """One aggregate row per distinct value of `keys` (all validated rows in one group when keys is empty)."""
+    stmt = select(*keys, *_sum_columns()).where(_VALIDATED, *_filters(ticker, since, until))
+    if keys:
+        stmt = stmt.group_by(*keys).order_by(*keys)
+    with registry.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
 def error_summary(registry: ForecastRegistry, ticker: str | None = None, since=None, until=None) -> dict:
     """MAE, MAPE, RMSE, min/max APE, mean predicted vs realised, and the naive errors, by target date range."""
-    stmt = select(*_error_columns()).where(_VALIDATED, *_filters(ticker, since, until))
-    with registry.engine.connect() as conn:
-        return _shape(conn.execute(stmt).one())
+    return _combine(_groups(registry, [], ticker, since, until))
 
 
 def daily_history(registry: ForecastRegistry, ticker: str | None, since, until) -> list[dict]:
     """Errors per target date (days with validated forecasts only), oldest first."""
-    stmt = (select(c.target_date, *_error_columns()).where(_VALIDATED, *_filters(ticker, since, until))
-            .group_by(c.target_date).order_by(c.target_date))
-    with registry.engine.connect() as conn:
-        return [{"date": as_date(r.target_date).isoformat(), **_flat(_shape(r))} for r in conn.execute(stmt)]
+    return [{"date": as_date(g["target_date"]).isoformat(), **_flat(_combine([g]))}
+            for g in _groups(registry, [c.target_date], ticker, since, until)]
 
 
-def by_horizon(registry: ForecastRegistry, ticker: str | None) -> list[dict]:
-    """Errors per horizon step: a 30-day-ahead forecast is expected to miss by more than a 1-day one."""
-    stmt = (select(c.horizon_step, *_error_columns()).where(_VALIDATED, *_filters(ticker, None, None))
-            .group_by(c.horizon_step).order_by(c.horizon_step))
-    with registry.engine.connect() as conn:
-        return [{"horizon_step": int(r.horizon_step), **_flat(_shape(r))} for r in conn.execute(stmt)]
+def _split(groups: list[dict], key: str) -> dict:
+    out = {}
+    for g in groups:
+        out.setdefault(g[key], []).append(g)
+    return out
 
 
-def per_ticker(registry: ForecastRegistry) -> list[dict]:
-    """Counts and errors for each ticker (the MAX_TICKERS busiest), most validated first."""
-    counts = (select(c.ticker, func.sum(case((_VALIDATED, 1), else_=0)).label("validated"),
+def all_time_errors(registry: ForecastRegistry, ticker: str | None) -> tuple[dict, list[dict], dict]:
+    """Overall errors, errors per horizon step and errors per ticker, from one scan grouped by both.
+
+    Per horizon: a 30-day-ahead forecast is expected to miss by more than a 1-day one.
+    """
+    groups = _groups(registry, [c.ticker, c.horizon_step], ticker)
+    horizons = [{"horizon_step": int(step), **_flat(_combine(rows))}
+                for step, rows in sorted(_split(groups, "horizon_step").items())]
+    tickers = {name: _flat(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
+    return _combine(groups), horizons, tickers
+
+
+def per_ticker(registry: ForecastRegistry, errors_by_ticker: dict) -> list[dict]:
+    """Counts and errors for each ticker (the MAX_TICKERS busiest), most forecasts first."""
+    counts = (select(c.ticker, func.sum(case((c.status == "validated", 1), else_=0)).label("validated"),
                      func.sum(case((c.status == "pending", 1), else_=0)).label("pending"))
               .group_by(c.ticker).order_by(func.count().desc(), c.ticker).limit(MAX_TICKERS))
-    errors = select(c.ticker, *_error_columns()).where(_VALIDATED).group_by(c.ticker)
     with registry.engine.connect() as conn:
         rows = conn.execute(counts).all()
-        by_name = {r.ticker: _flat(_shape(r)) for r in conn.execute(errors)}
+    empty = _flat(_shape_empty())
     return [{"ticker": r.ticker, "validated": int(r.validated or 0), "pending": int(r.pending or 0),
-             **{k: v for k, v in by_name.get(r.ticker, _flat(_shape_empty())).items() if k != "n"}}
+             **{k: v for k, v in errors_by_ticker.get(r.ticker, empty).items() if k != "n"}}
             for r in rows]
 
 
@@ -112,7 +137,8 @@ def recent_forecasts(registry: ForecastRegistry, status: str = "all", limit: int
                   c.status, c.model_version, c.request_id, c.created_at, c.validated_at)
     if status != "all":
         stmt = stmt.where(c.status == status)
-    stmt = stmt.where(*_filters(ticker, None, None)).order_by(c.created_at.desc(), c.id.desc()).limit(int(limit))
+    # id grows with registration time and is the primary key: newest first without sorting the table.
+    stmt = stmt.where(*_filters(ticker, None, None)).order_by(c.id.desc()).limit(int(limit))
     with registry.engine.connect() as conn:
         return [_jsonable(dict(r._mapping)) for r in conn.execute(stmt)]
 
@@ -148,22 +174,23 @@ def performance_report(registry: ForecastRegistry, *, status: str = "all", limit
     """Everything GET /monitoring/performance and the monitoring page show."""
     today = dt.date.today() if today is None else as_date(today)
     counts = registry.counts(ticker)
+    overall, horizons, tickers = all_time_errors(registry, ticker)
     report = {
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "today": today.isoformat(),
         "ticker": ticker,
         "validated": counts["validated"],
         "pending": counts["pending"],
-        "metrics": error_summary(registry, ticker),
+        "metrics": overall,
         "degradation": degradation(registry, ticker, today, threshold, window_days),
         "history": daily_history(registry, ticker, today - dt.timedelta(days=HISTORY_DAYS), today),
-        "by_horizon": by_horizon(registry, ticker),
+        "by_horizon": horizons,
         "recent": {"status": status, "limit": limit,
                    "forecasts": recent_forecasts(registry, status, limit, ticker)},
     }
     if ticker is None:
         report["unknown_ticker_pending"] = registry.counts(UNKNOWN_TICKER)["pending"]
-        report["per_ticker"] = per_ticker(registry)
+        report["per_ticker"] = per_ticker(registry, tickers)
     return report
 
 
