@@ -246,7 +246,8 @@ def test_reads_stay_open_with_a_token(tmp_path):
 
 @pytest.mark.parametrize("query, fragment", [
     ("status=done", "status must be one of all, validated, pending"),
-    ("limit=4", "from 5 to 50"), ("limit=%C2%B2", "whole number"), ("limit=%D9%A3%D9%A0", "whole number"), ("limit=51", "from 5 to 50"), ("limit=ten", "whole number"),
+    ("limit=4", "from 5 to 50"), ("limit=51", "from 5 to 50"), ("limit=ten", "whole number"),
+    ("limit=%C2%B2", "whole number"), ("limit=%D9%A3%D9%A0", "whole number"),  # superscript 2, Arabic-Indic 30
     ("ticker=%3Cscript%3E", "not a valid symbol"), ("ticker=", "ticker is empty"), ("status=", "status must be"),
 ])
 def test_performance_rejects_bad_parameters(mon_client, query, fragment):
