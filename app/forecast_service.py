@@ -1,6 +1,6 @@
 """One forecast request from raw input to the answer: shared by the JSON API and the HTML page."""
-import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -9,6 +9,8 @@ import pandas as pd
 from app import metrics
 from app.csv_input import parse_price_csv, require_rows
 from app.errors import InvalidInput
+from app.monitoring import get_registry
+from app.monitoring.registry import input_fingerprint
 from app.monitoring.tickers import normalise_ticker
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ def parse_horizon(value, max_horizon):
     if value is None or str(value).strip() == "":
         return 1
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= max_horizon:
+    if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= max_horizon:
         raise InvalidInput("bad_horizon", f"horizon must be a whole number of trading days from 1 to "
                                           f"{max_horizon}, got {text[:20]!r}")
     return int(text)
@@ -94,7 +96,9 @@ def run_forecast(app, req):
          "lower_95": float(forecast.lower_95[i]), "upper_95": float(forecast.upper_95[i])}
         for i, day in enumerate(dates)
     ]
-    registered = _register(app, ticker, frame, rows, predictor.version, req.request_id, data)
+    seen = closes[-predictor.min_history:]  # what the model used: the same input is registered once
+    registered = _register(app, ticker, frame, rows, predictor.version, req.request_id,
+                           input_fingerprint(seen, last_date))
     return {
         "ticker": ticker,
         "last_date": last_date.date().isoformat(),
@@ -121,19 +125,19 @@ def _record_backtest_errors(app, predictor, closes):
     metrics.record_errors("backtest", predicted, actual, naive)
 
 
-def _register(app, ticker, frame, rows, model_version, request_id, data):
+def _register(app, ticker, frame, rows, model_version, request_id, input_hash):
     """Register the forecast and keep the upload's recent closes as realised prices; False if the store failed.
 
     A registry outage must not cost the user the forecast: it is logged, reported by /ready and in the answer.
     """
-    registry = app.extensions.get("forecast_registry")
+    registry = get_registry(app)
     if registry is None:
         return False
     try:
         registered = registry.register_forecasts(
             ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
             forecast_rows=rows, model_version=model_version, request_id=request_id,
-            input_hash=hashlib.sha256(data).hexdigest())
+            input_hash=input_hash)
         if ticker != "UNKNOWN":  # closes of an unnamed upload cannot validate anyone's forecast
             registry.record_actuals(ticker, frame["close"].iloc[-30:])
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500

@@ -71,7 +71,7 @@ def test_bad_csv_gets_a_clear_4xx(client, data, status, code, fragment):
     assert fragment.lower() in body["message"].lower()
 
 
-@pytest.mark.parametrize("horizon", ["0", "31", "abc", "2.5", "-1"])
+@pytest.mark.parametrize("horizon", ["0", "31", "abc", "2.5", "-1", "\u00b2", "99999999999999999999"])
 def test_bad_horizon_is_rejected_with_the_range(client, csv_bytes, horizon):
     response = post_file(client, csv_bytes(), horizon=horizon)
     assert response.status_code == 400
@@ -174,3 +174,19 @@ def test_missing_model_makes_ready_503_and_predict_503_naming_the_file(tmp_path,
     assert ready.status_code == 503 and "nowhere" in " ".join(ready.get_json()["reasons"])
     response = post_file(broken, csv_bytes())
     assert response.status_code == 503 and response.get_json()["error"] == "model_unavailable"
+
+
+def test_the_same_prices_register_once_whatever_the_file_layout(client, csv_bytes):
+    lf = csv_bytes()
+    crlf = lf.replace(b"\n", b"\r\n")
+    first = post_file(client, lf, horizon="3").get_json()
+    again = post_file(client, crlf, horizon="3").get_json()
+    assert first["predictions"] == again["predictions"]
+    report = client.get("/monitoring/performance").get_json()
+    assert report["pending"] == 3, report
+
+
+def test_wrong_method_is_a_json_405_with_allow(client):
+    response = client.get("/predict")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"] and response.get_json()["error"] == "method_not_allowed"

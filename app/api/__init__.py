@@ -46,7 +46,11 @@ def register_blueprints(app):
             return error_response(413, "payload_too_large", f"the upload exceeds the "
                                   f"{app.config['MAX_UPLOAD_MB']:g} MB limit; send a shorter history")
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code, code, exc.description or exc.name)
+        response = error_response(exc.code, code, exc.description or exc.name)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":  # e.g. Allow on a 405
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

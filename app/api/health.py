@@ -2,6 +2,7 @@
 from flask import Blueprint, current_app
 
 from app.api.predict import model_unavailable
+from app.monitoring import registry_error
 
 health_bp = Blueprint("health", __name__)
 
@@ -19,9 +20,9 @@ def ready():
     problems = []
     if predictor is None:
         problems.append(f"model: {current_app.extensions.get('model_error') or 'not loaded'}")
-    registry_error = current_app.extensions.get("registry_error")
-    if registry_error:
-        problems.append(f"forecast registry: {registry_error}")
+    registry_problem = registry_error(current_app)
+    if registry_problem:
+        problems.append(f"forecast registry: {registry_problem}")
     if problems:
         return {"status": "unavailable", "reasons": problems}, 503
     return {"status": "ready", "model_version": predictor.version}
