@@ -38,6 +38,8 @@ train: install
 bench: install
 	$(BIN)/python bench/bench_inference.py
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_metrics.py
+	$(BIN)/python bench/bench_registry.py
 
 up:
 	docker compose -f Docker/docker-compose.yml up --build
