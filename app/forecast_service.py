@@ -11,7 +11,7 @@ from app.csv_input import parse_price_csv, require_rows
 from app.errors import InvalidInput
 from app.monitoring import get_registry
 from app.monitoring.registry import input_fingerprint
-from app.monitoring.tickers import normalise_ticker
+from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,6 @@ class ForecastRequest:
     filename: str | None
     horizon_field: str | None
     request_id: str
-
-
-class UpstreamUnavailable(Exception):
-    """The price source (yfinance) could not be reached; the client may retry later."""
 
 
 def parse_horizon(value, max_horizon):
@@ -55,9 +51,10 @@ def fetch_history_csv(ticker, days):
     try:
         frame = fetch_prices(ticker, start=start, end=None)
     except DownloadError as exc:
-        if getattr(exc, "unknown_ticker", False):
+        if exc.unknown_ticker:
             raise InvalidInput("unknown_ticker", str(exc), status=404) from exc
-        raise UpstreamUnavailable(str(exc)) from exc
+        raise InvalidInput("price_source_unavailable", f"could not fetch {ticker} from Yahoo Finance ({exc}); "
+                                                       "upload a CSV instead or retry later", status=503) from exc
     return frame.to_csv().encode()
 
 
@@ -69,15 +66,10 @@ def run_forecast(app, req):
     ticker = normalise_ticker(req.ticker_field, req.filename)
     data = req.data
     if data is None:
-        if ticker == "UNKNOWN":
+        if ticker == UNKNOWN_TICKER:
             raise InvalidInput("missing_file", "send a CSV file (multipart field 'file' or a text/csv body), "
                                                "or a 'ticker' to fetch its recent history")
-        try:
-            data = fetch_history_csv(ticker, app.config["TICKER_HISTORY_DAYS"])
-        except UpstreamUnavailable as exc:
-            raise InvalidInput("price_source_unavailable",
-                               f"could not fetch {ticker} from Yahoo Finance ({exc}); upload a CSV instead "
-                               "or retry later", status=503) from exc
+        data = fetch_history_csv(ticker, app.config["TICKER_HISTORY_DAYS"])
     frame = parse_price_csv(data)
     require_rows(frame, predictor.min_history)
     closes = frame["close"].to_numpy()
@@ -129,6 +121,7 @@ def _register(app, ticker, frame, rows, model_version, request_id, input_hash):
     """Register the forecast and keep the upload's recent closes as realised prices; False if the store failed.
 
     A registry outage must not cost the user the forecast: it is logged, reported by /ready and in the answer.
+    Closes uploaded without a ticker are not kept (the registry ignores UNKNOWN): they validate no one's forecast.
     """
     registry = get_registry(app)
     if registry is None:
@@ -138,8 +131,7 @@ def _register(app, ticker, frame, rows, model_version, request_id, input_hash):
             ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
             forecast_rows=rows, model_version=model_version, request_id=request_id,
             input_hash=input_hash)
-        if ticker != "UNKNOWN":  # closes of an unnamed upload cannot validate anyone's forecast
-            registry.record_actuals(ticker, frame["close"].iloc[-30:])
+        registry.record_actuals(ticker, frame["close"].iloc[-30:])
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
         log.exception("forecast registry write failed (request_id=%s)", request_id)
         return False

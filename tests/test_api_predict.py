@@ -190,3 +190,15 @@ def test_wrong_method_is_a_json_405_with_allow(client):
     response = client.get("/predict")
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"] and response.get_json()["error"] == "method_not_allowed"
+
+
+def test_forecast_by_unknown_ticker_is_404(client, monkeypatch):
+    import downloadData.downloadData as dd
+
+    def unknown(symbol, start, end=None):
+        raise dd.DownloadError(f"{symbol}: Yahoo Finance has no prices for this ticker", unknown_ticker=True)
+
+    monkeypatch.setattr(dd, "fetch_prices", unknown)
+    response = client.post("/predict", json={"ticker": "NOSUCH1"})
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "unknown_ticker" and "NOSUCH1" in response.get_json()["message"]
