@@ -20,7 +20,7 @@ def read_upload():
                                              "columns Date, Open, High, Low, Close, Volume")
         return data, upload.filename
     if mimetype in CSV_MIMETYPES:
-        data = request.get_data(cache=False)
+        data = _read_body()
         if not data:
             raise InvalidInput("empty_file", "the request body is empty; send the CSV text as the body")
         return data, None
@@ -29,6 +29,18 @@ def read_upload():
     raise InvalidInput("unsupported_media_type",
                        f"content type {mimetype!r} is not accepted; send the CSV as multipart/form-data field "
                        "'file' or as a body with Content-Type: text/csv", status=415)
+
+
+def _read_body():
+    """The whole request body; a body over MAX_CONTENT_LENGTH raises 413 even without a Content-Length."""
+    # get_data() stops quietly at the limit on a chunked body (werkzeug's readall), which would forecast from a
+    # silently cut file; reading past the limit in pieces makes the limited stream raise RequestEntityTooLarge.
+    if request.content_length is not None:
+        return request.get_data(cache=False)  # a declared length over the limit was refused before reading
+    chunks = []
+    while chunk := request.stream.read(64 * 1024):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _none_or_empty(upload):
