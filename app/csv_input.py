@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from app.csv_dates import date_strings, parse_dates, reads_as_date, show_value
 from app.errors import InvalidInput
 
 EXAMPLE_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
@@ -14,7 +15,6 @@ PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume")
 COLUMN_ALIASES = {"datetime": "date", "adjclose": "adj_close", "adjusted_close": "adj_close"}
 DATE_NAMES = {"date", "datetime"}
 MAX_COLUMNS = 100
-EARLIEST_DATE, LATEST_DATE = pd.Timestamp("1800-01-01"), pd.Timestamp("2199-12-31 23:59:59")
 # Magic numbers of files people upload by mistake, so the message can say what was sent.
 FILE_SIGNATURES = ((b"PK\x03\x04", "a ZIP archive or an Excel .xlsx workbook"),
                    (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook"), (b"\x1f\x8b", "a gzip-compressed file"),
@@ -27,7 +27,7 @@ def parse_price_csv(data: bytes) -> pd.DataFrame:
     """Return a frame indexed by ascending tz-naive "date" with float price columns; raise InvalidInput."""
     raw = _read_table(_decode(data))
     columns = _map_columns(raw.columns)
-    date_raw = _date_strings(raw[columns["date"]])
+    date_raw = date_strings(raw[columns["date"]])
     close_raw = raw[columns["close"]]
     empty_date = date_raw == ""
     if empty_date.any() and close_raw.dtype.kind not in "fiu":
@@ -36,7 +36,7 @@ def parse_price_csv(data: bytes) -> pd.DataFrame:
     if raw.empty:
         raise InvalidInput("no_rows", "the CSV has a header but no data rows; add one row per trading day")
     rows = raw.index.to_numpy()
-    dates = _parse_dates(date_raw, rows)
+    dates = parse_dates(date_raw, rows)
     names = [name for name in PRICE_COLUMNS if name in columns]
     # Only close feeds the model; unreadable cells in the other columns become NaN.
     values = [_parse_closes(close_raw, date_raw, rows) if name == "close" else _to_floats(raw[columns[name]])
@@ -142,7 +142,7 @@ def _extra_header_lines(head: list) -> list:
         tickers = sorted({cell.strip() for cell in head[number][1:] if cell.strip()})
         if len(tickers) > 1:
             raise InvalidInput("multiple_tickers", f"the CSV holds {len(tickers)} tickers "
-                                                   f"({', '.join(_show(t) for t in tickers[:5])}); "
+                                                   f"({', '.join(show_value(t) for t in tickers[:5])}); "
                                                    "upload one ticker per file")
         skip.append(number)
     number = len(skip) + 1  # the index-name line ("Date,,,,,") follows the column-level lines
@@ -160,102 +160,19 @@ def _map_columns(raw_columns) -> dict:
         if position == 0 and name.startswith("unnamed") and "date" not in columns:
             name = "date"  # DataFrame.to_csv() of an unnamed DatetimeIndex leaves the header cell empty
         if name in columns and (name == "date" or name in PRICE_COLUMNS):
-            raise InvalidInput("duplicate_columns", f"the column {name!r} appears twice ({_show(columns[name])} "
-                                                    f"and {_show(label)}); keep one")
+            raise InvalidInput("duplicate_columns", f"the column {name!r} appears twice ({show_value(columns[name])} "
+                                                    f"and {show_value(label)}); keep one")
         columns.setdefault(name, label)
     missing = [name for name in ("date", "close") if name not in columns]
     if missing:
-        found = ", ".join(_show(label) for label in list(raw_columns)[:12])
+        found = ", ".join(show_value(label) for label in list(raw_columns)[:12])
         more = f" and {len(raw_columns) - 12} more" if len(raw_columns) > 12 else ""
-        headless = _reads_as_date(str(raw_columns[0]), "ISO8601")
+        headless = reads_as_date(str(raw_columns[0]), "ISO8601")
         hint = " The first line looks like data: add a header row." if headless else ""
         raise InvalidInput("missing_columns", f"missing required column(s) {', '.join(m.title() for m in missing)}; "
                                               f"found columns: {found}{more}. The CSV needs a header like "
                                               f"{EXAMPLE_HEADER} (only Date and Close are required).{hint}")
     return columns
-
-
-def _date_strings(column: pd.Series) -> np.ndarray:
-    """The date cells as an object array of str; a numeric column must hold yyyymmdd numbers."""
-    if column.dtype.kind in "biuf":  # checked as numbers first: turning millions of them into text is slow
-        outside = ~((column.to_numpy() >= 18000101) & (column.to_numpy() <= 21991231))
-        if outside.any():
-            position = int(np.argmax(outside))
-            _raise_unreadable_date(column.index[position], str(column.iloc[position]))
-    if not isinstance(column.dtype, pd.StringDtype):
-        column = column.astype(str)
-    return column.to_numpy(dtype=object)
-
-
-def _parse_dates(values: np.ndarray, rows: np.ndarray) -> pd.DatetimeIndex:
-    """Parse ISO dates (or a whole column of US m/d/Y dates); tz-aware stamps keep their local date."""
-    if _has_utc_offset(values[0]):  # offsets change with daylight saving time, which pandas refuses to mix
-        values = np.array([value[:-6] if _has_utc_offset(value) else value for value in values], dtype=object)
-    dates = _to_datetime(values, "ISO8601")
-    if dates is None or dates.hasnans:
-        dates = _parse_unusual_dates(values, rows)
-    outside = (dates < EARLIEST_DATE) | (dates > LATEST_DATE)  # typos, and they would overflow date arithmetic
-    if outside.any():
-        position = int(np.argmax(outside))
-        raise InvalidInput("invalid_date", f"data row {rows[position] + 1} has the date {_show(values[position])}, "
-                                           "outside the years 1800-2199; check the year")
-    return dates
-
-
-def _parse_unusual_dates(values: np.ndarray, rows: np.ndarray) -> pd.DatetimeIndex:
-    """Second chance for stray spaces, a "Z" suffix or US m/d/Y dates; else name the first unreadable date."""
-    first = values[0].strip().removesuffix("Z")
-    # Formats the first date does not fit are not tried on the whole column: garbage fails fast.
-    formats = [fmt for fmt in ("ISO8601", "%m/%d/%Y") if _reads_as_date(first, fmt)]
-    position = 0
-    if formats:
-        stripped = np.array([value.strip().removesuffix("Z") for value in values], dtype=object)
-        for fmt in formats:  # m/d/Y is what Excel writes after opening a Yahoo CSV
-            dates = _to_datetime(stripped, fmt)
-            if dates is not None and not dates.hasnans:
-                return dates
-        position = int(np.argmax(dates.isna())) if dates is not None else _first_unreadable_date(stripped)
-    if position is None:  # each date reads alone, but not together
-        raise InvalidInput("invalid_date", f"the dates mix formats or time zones (first: {_show(values[0])}); "
-                                           "write every date as YYYY-MM-DD (e.g. 2024-01-02)")
-    _raise_unreadable_date(rows[position], values[position])
-
-
-def _raise_unreadable_date(row: int, value: str):
-    """The error for a date cell that reads as no date; `row` counts data rows from 0."""
-    what = "has no date" if value.strip() == "" else f"has the date {_show(value)}, which could not be read"
-    raise InvalidInput("invalid_date", f"data row {row + 1} {what}; write dates as YYYY-MM-DD (e.g. 2024-01-02)")
-
-
-def _first_unreadable_date(values: np.ndarray):
-    """Position of the first value that is no ISO date even on its own, or None."""
-    try:  # utc=True tolerates mixed offsets, so only unreadable values come out as NaT
-        unreadable = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True).isna()
-        return int(np.argmax(unreadable)) if unreadable.any() else None
-    except (ValueError, TypeError, OverflowError):
-        return 0
-
-
-def _has_utc_offset(value: str) -> bool:
-    """True for "...HH:MM:SS+HH:MM", the stamps DataFrame.to_csv() writes for a tz-aware index."""
-    return len(value) > 16 and value[-3] == ":" and value[-6] in "+-" and value[-9] == ":"
-
-
-def _to_datetime(values: np.ndarray, fmt: str):
-    """pandas.to_datetime made tz-naive (wall time), or None when the column as a whole cannot be parsed."""
-    try:
-        dates = pd.to_datetime(values, format=fmt, errors="coerce")
-    except (ValueError, TypeError, OverflowError):  # e.g. naive and tz-aware stamps mixed
-        return None
-    if not isinstance(dates, pd.DatetimeIndex):
-        return None
-    return dates.tz_localize(None) if dates.tz is not None else dates
-
-
-def _reads_as_date(value: str, fmt: str) -> bool:
-    """True when `value` alone reads as a date in `fmt`."""
-    dates = _to_datetime(np.array([value.strip()], dtype=object), fmt)
-    return dates is not None and not dates.hasnans
 
 
 def _parse_closes(close_raw: pd.Series, date_raw: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -269,12 +186,12 @@ def _parse_closes(close_raw: pd.Series, date_raw: np.ndarray, rows: np.ndarray) 
     if value == "":
         problem = "is missing"
     elif np.isnan(number) and value.lower().lstrip("+-") != "nan":
-        problem = f"{_show(value)} is not a number"
+        problem = f"{show_value(value)} is not a number"
     elif not np.isfinite(number):
-        problem = f"{_show(value)} is not a finite number"
+        problem = f"{show_value(value)} is not a finite number"
     else:
-        problem = f"{_show(value)} is not positive"
-    where = f"data row {rows[position] + 1} (date {_show(date_raw[position])})"
+        problem = f"{show_value(value)} is not positive"
+    where = f"data row {rows[position] + 1} (date {show_value(date_raw[position])})"
     raise InvalidInput("invalid_close", f"the close in {where} {problem}; every row needs a positive price "
                                         "like 4742.83 (remove rows with null or zero closes)")
 
@@ -298,9 +215,3 @@ def _reject_duplicate_dates(index: pd.DatetimeIndex, rows: np.ndarray) -> None:
         raise InvalidInput("duplicate_date", f"the date {index[second].isoformat(sep=' ').removesuffix(' 00:00:00')}"
                                              f" appears more than once (data rows {rows[first] + 1} and "
                                              f"{rows[second] + 1}); keep one row per date")
-
-
-def _show(value, limit: int = 40) -> str:
-    """Quote a user-supplied value for a message, cut to `limit` characters."""
-    text = str(value)
-    return repr(text if len(text) <= limit else text[:limit] + "...")
