@@ -29,6 +29,8 @@ def register_blueprints(app):
     @app.after_request
     def _expose_request_id(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        # Browsers must keep the declared type: a JSON error quoting user input is never sniffed as HTML.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
     @app.errorhandler(InvalidInput)
