@@ -220,10 +220,11 @@ def main(argv=None):
         before = scrape(server.url)
         threads, records, started = run_load(server.url, args.seconds, args.max_requests, args.threads,
                                              args.bad_share, args.seed)
-        peak = Counter()
+        peak, timeline = Counter(), []
         while any(t.is_alive() for t in threads):
             time.sleep(1.0)
             current = worker_rss_mb(server)
+            timeline.append((time.monotonic() - started, sum(current.values())))
             if "warm" not in rss and time.monotonic() - started >= warmup:
                 rss["warm"] = current
             for pid, mb in current.items():
@@ -231,10 +232,14 @@ def main(argv=None):
         elapsed = time.monotonic() - started
         rss.setdefault("warm", rss["boot"])
         rss["end"], rss["max"] = worker_rss_mb(server), dict(peak)
+        rss["timeline"] = [timeline[int(k * (len(timeline) - 1) / 10)] for k in range(11)] if timeline else []
         after = scrape(server.url)
         rows = registered_rows(Path(tmp) / "forecasts.sqlite3")
         log = server.log()
+    timeline = rss.pop("timeline")
     rss = {k: {pid: round(mb, 1) for pid, mb in v.items()} for k, v in rss.items()}
+    print("workers' RSS summed, MB, every tenth of the run: "
+          + ", ".join(f"{t:.0f} s {mb:.1f}" for t, mb in timeline))
     passed = report(records, elapsed, rss, before, after, rows, log)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0 if passed else 1
