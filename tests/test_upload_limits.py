@@ -88,13 +88,14 @@ def test_an_upload_within_the_limit_is_forecast(server):
     assert response.status_code == 200 and response.json()["ticker"] == "GSPC"
 
 
-@pytest.mark.parametrize("as_multipart", [True, False], ids=["multipart", "text-csv"])
-def test_oversized_upload_with_content_length_is_413_json(server, as_multipart):
+@pytest.mark.parametrize("path, as_multipart", [("/predict", True), ("/predict", False), ("/", True)],
+                         ids=["multipart", "text-csv", "form-page"])
+def test_oversized_upload_with_content_length_is_413_json(server, path, as_multipart):
     data = long_csv(int(1.3 * LIMIT_MB * 2**20))
     if as_multipart:
-        response = requests.post(server.url + "/predict", files={"file": ("GSPC_data.csv", data)})
+        response = requests.post(server.url + path, files={"file": ("GSPC_data.csv", data)})
     else:
-        response = requests.post(server.url + "/predict", data=data, headers={"Content-Type": "text/csv"})
+        response = requests.post(server.url + path, data=data, headers={"Content-Type": "text/csv"})
     assert_json_error(response.status_code, response.headers, response.content, 413, "payload_too_large",
                       f"{LIMIT_MB} MB")
 
