@@ -162,9 +162,6 @@ def test_locked_registry_answers_forecasts_unregistered_and_ready_says_why(tmp_p
     assert "forecast registry write failed" in log and "database is locked" in log
 
 
-@pytest.mark.xfail(strict=True, reason="app/monitoring: /ready reports a worker's last failed write until its next "
-                                       "write succeeds; a pod taken out of rotation gets no writes, so it stays unready "
-                                       "(needs a short write probe in the registry, used by /ready while degraded)")
 def test_readiness_comes_back_after_a_lock_without_new_forecasts(tmp_path, monkeypatch):
     from app import create_app
     from app.monitoring import storage

@@ -74,11 +74,11 @@ def get_registry(app) -> ForecastRegistry | None:
 
 
 def registry_error(app) -> str | None:
-    """Why the registry is unusable (open failure or last failed write), or None when it works."""
+    """Why the registry is unusable (open failure, or a failed write that a probe confirms), or None."""
     registry = get_registry(app)
     if registry is None:
         return app.extensions.get("registry_error") or "forecast registry not initialised"
-    return registry.last_error
+    return registry.recheck()
 
 
 def _where(app) -> str:

@@ -12,7 +12,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.monitoring.storage import actuals, create_schema, dialect_insert, forecasts, make_engine, sqlite_url
+from app.monitoring.storage import (actuals, create_schema, dialect_insert, forecasts, make_engine, probe_write,
+                                    sqlite_url)
 from app.monitoring.tickers import UNKNOWN_TICKER
 from app.monitoring.wal import WalCheckpointer
 
@@ -105,6 +106,17 @@ class ForecastRegistry:
         self.last_error = None
         if self._checkpointer is not None:
             self._checkpointer.ensure_running()
+
+    def recheck(self) -> str | None:
+        """After a failed write, probe with an empty write so readiness recovers without new traffic."""
+        if self.last_error is not None:
+            try:
+                probe_write(self.engine)
+            except SQLAlchemyError as exc:
+                self.last_error = f"forecast registry write failed: {_describe(exc)}"
+            else:
+                self.last_error = None
+        return self.last_error
 
     def ping(self) -> None:
         """Raise if the database cannot be read."""

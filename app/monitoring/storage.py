@@ -134,6 +134,23 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
+def probe_write(engine: Engine, wait_ms: int = 200) -> None:
+    """Open and commit an empty write transaction, waiting at most wait_ms for SQLite's lock; raise if it fails."""
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        # On the driver's connection: a SQLAlchemy statement here would open the transaction we want to time.
+        raw = conn.connection.dbapi_connection if sqlite else None
+        if sqlite:  # a readiness probe must answer quickly, not after the full busy timeout
+            raw.execute(f"PRAGMA busy_timeout = {wait_ms}")
+        try:
+            conn.execution_options(write=True)
+            with conn.begin():
+                pass
+        finally:
+            if sqlite:
+                raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+
+
 def _dispose_pool_after_fork(engine: Engine) -> None:
     """Forked gunicorn workers must not share the parent's pooled connections."""
     ref = weakref.ref(engine)
