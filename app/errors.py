@@ -3,6 +3,9 @@ import json
 
 from flask import Response
 
+# Messages may quote user input: escaped, markup stays inert even for a client that sniffs the body as HTML.
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
 
 class InvalidInput(Exception):
     """A user mistake: `code` is a short snake_case tag, `message` says what is wrong and how to fix it."""
@@ -20,5 +23,5 @@ class InvalidInput(Exception):
 def error_response(status: int, code: str, message: str, **extra) -> Response:
     """Return the JSON body {"error": code, "message": message, **extra} with `status`."""
     # Built without jsonify so it also works outside an app context (WSGI wrappers, 413 handlers).
-    body = json.dumps({"error": code, "message": message, **extra})
+    body = json.dumps({"error": code, "message": message, **extra}).translate(_HTML_SAFE)
     return Response(body, status=status, mimetype="application/json")
