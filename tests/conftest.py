@@ -26,9 +26,13 @@ def csv_bytes(gspc_frame):
 
 @pytest.fixture
 def app(tmp_path):
-    """A fresh app with its own forecast registry in a temporary folder."""
-    return create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"),
-                       "DATABASE_URL": "", "MONITORING_TOKEN": ""})
+    """A fresh app with its own forecast registry in a temporary folder (closed after the test)."""
+    app = create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"),
+                      "DATABASE_URL": "", "MONITORING_TOKEN": ""})
+    yield app
+    registry = app.extensions.get("forecast_registry")
+    if registry is not None:
+        registry.dispose()
 
 
 @pytest.fixture

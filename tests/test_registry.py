@@ -136,7 +136,8 @@ def _writer(path, worker, n):
 def test_concurrent_processes_lose_no_row(tmp_path):
     path = str(tmp_path / "forecasts.sqlite3")
     ForecastRegistry.at_path(path).dispose()  # schema first, as init_app does at start-up
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
+    ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=_writer, args=(path, w, 200)) for w in range(4)]
     for p in workers:
         p.start()
@@ -152,7 +153,8 @@ def test_concurrent_processes_lose_no_row(tmp_path):
 
 def test_concurrent_schema_creation(tmp_path):
     path = str(tmp_path / "fresh.sqlite3")
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
+    ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(path, w, 5)) for w in range(4)]
     for p in procs:
         p.start()

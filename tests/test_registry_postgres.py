@@ -125,7 +125,7 @@ def _writer(url, worker, n):
 
 
 def test_concurrent_processes_and_schema_creation_on_postgres(pg_url):
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")  # no fork: other tests leave threads holding SQLite locks
     procs = [ctx.Process(target=_writer, args=(pg_url, w, 100)) for w in range(4)]  # all create the schema too
     for p in procs:
         p.start()
