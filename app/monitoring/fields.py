@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 
+from app.csv_dates import EARLIEST_DATE, LATEST_DATE
 from app.errors import InvalidInput
 
 # ASCII digits only: \d and str.isdigit() also accept other scripts' digits and superscripts.
@@ -50,10 +51,14 @@ def iso_date(body: dict, name: str, required: bool) -> dt.date | None:
     try:
         if not _DATE_RE.fullmatch(text):
             raise ValueError(text)
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"bad_{name}", f"field {name!r} must be a date in the form YYYY-MM-DD, "
                                           f"got {text[:30]!r}") from None
+    if not EARLIEST_DATE.year <= day.year <= LATEST_DATE.year:  # the same bounds as uploaded CSV dates
+        raise InvalidInput(f"bad_{name}", f"field {name!r} must be a date in the years {EARLIEST_DATE.year}-"
+                                          f"{LATEST_DATE.year}, got {text!r}")
+    return day
 
 
 def short_label(body: dict, name: str, default: str) -> str:
