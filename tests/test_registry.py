@@ -133,17 +133,22 @@ def _writer(path, worker, n):
     reg.dispose()
 
 
+def _run_writers(path, n, timeout):
+    """Four processes running _writer at once; their exit codes."""
+    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, w, n)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+    return [p.exitcode for p in procs]
+
+
 def test_concurrent_processes_lose_no_row(tmp_path):
     path = str(tmp_path / "forecasts.sqlite3")
     ForecastRegistry.at_path(path).dispose()  # schema first, as init_app does at start-up
-    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_writer, args=(path, w, 200)) for w in range(4)]
-    for p in workers:
-        p.start()
-    for p in workers:
-        p.join(120)
-    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    assert _run_writers(path, 200, 120) == [0, 0, 0, 0]
     reg = ForecastRegistry.at_path(path)
     assert reg.counts("MSFT")["pending"] == 800
     assert reg.counts("AAPL")["pending"] == 1
@@ -153,14 +158,7 @@ def test_concurrent_processes_lose_no_row(tmp_path):
 
 def test_concurrent_schema_creation(tmp_path):
     path = str(tmp_path / "fresh.sqlite3")
-    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, w, 5)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert _run_writers(path, 5, 60) == [0, 0, 0, 0]
     assert ForecastRegistry.at_path(path).counts("MSFT")["pending"] == 20
 
 
