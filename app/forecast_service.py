@@ -58,8 +58,11 @@ def fetch_history_csv(ticker, days):
     return frame.to_csv().encode()
 
 
-def run_forecast(app, req):
-    """Validate the request, forecast, record metrics and register the forecast; return the answer dict."""
+def run_forecast(app, req, history_days=0):
+    """Validate the request, forecast, record metrics and register the forecast; return the answer dict.
+
+    With history_days, the answer also carries the last closes (for the page's chart).
+    """
     started = time.perf_counter()
     predictor = app.extensions["predictor"]
     horizon = parse_horizon(req.horizon_field, predictor.max_horizon)
@@ -91,7 +94,7 @@ def run_forecast(app, req):
     seen = closes[-predictor.min_history:]  # what the model used: the same input is registered once
     registered = _register(app, ticker, frame, rows, predictor.version, req.request_id,
                            input_fingerprint(seen, last_date))
-    return {
+    answer = {
         "ticker": ticker,
         "last_date": last_date.date().isoformat(),
         "last_close": float(closes[-1]),
@@ -102,9 +105,11 @@ def run_forecast(app, req):
         "request_id": req.request_id,
         "registered": registered,
         "processing_time_ms": round((time.perf_counter() - started) * 1000, 3),
-        "history": {"dates": [d.date().isoformat() for d in frame.index[-120:]],
-                    "closes": [float(c) for c in closes[-120:]]},
     }
+    if history_days:
+        answer["history"] = {"dates": [d.date().isoformat() for d in frame.index[-history_days:]],
+                             "closes": [float(c) for c in closes[-history_days:]]}
+    return answer
 
 
 def _record_backtest_errors(app, predictor, closes):

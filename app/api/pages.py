@@ -6,6 +6,7 @@ from app.charts import forecast_chart_svg
 from app.errors import InvalidInput
 
 pages_bp = Blueprint("pages", __name__)
+CHART_HISTORY_DAYS = 120  # recent closes drawn before the forecast
 
 
 def _form(error=None, status=200):
@@ -28,7 +29,7 @@ def forecast_page():
     if current_app.extensions.get("predictor") is None:
         return _form("The model is not loaded, so no forecast can be made.", 503)
     try:
-        answer = forecast_from_request()
+        answer = forecast_from_request(CHART_HISTORY_DAYS)
     except InvalidInput as exc:
         return _form(exc.message, exc.status)
     history = answer["history"]

@@ -14,12 +14,12 @@ def model_unavailable():
     return error_response(503, "model_unavailable", f"no forecasts can be made: {reason}")
 
 
-def forecast_from_request():
+def forecast_from_request(history_days=0):
     """Build the ForecastRequest from the current HTTP request and run it."""
     data, filename = read_upload()
     req = ForecastRequest(data=data, ticker_field=request_field("ticker"), filename=filename,
                           horizon_field=request_field("horizon"), request_id=g.request_id)
-    return run_forecast(current_app, req)
+    return run_forecast(current_app, req, history_days)
 
 
 @predict_bp.post("/predict")
@@ -27,6 +27,4 @@ def predict():
     """Forecast the next closes from an uploaded CSV, or from a ticker's fetched history."""
     if current_app.extensions.get("predictor") is None:
         return model_unavailable()
-    answer = forecast_from_request()
-    answer.pop("history")
-    return answer
+    return forecast_from_request()
