@@ -37,11 +37,6 @@ class RegistryUnavailable(Exception):
     """The forecast registry cannot be used right now."""
 
 
-@monitoring_bp.errorhandler(InvalidInput)
-def _invalid_input(exc):
-    return error_response(exc.status, exc.code, exc.message)
-
-
 @monitoring_bp.errorhandler(RegistryUnavailable)
 def _registry_unavailable(exc):
     return error_response(503, "registry_unavailable", f"the forecast registry is unavailable: {exc}; retry later")
