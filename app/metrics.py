@@ -230,3 +230,9 @@ def set_pending(pending_n):
     """Publish the number of pending forecasts."""
     if (metrics := _current()) is not None:
         metrics.set_pending(pending_n)
+
+
+def set_last_validation(timestamp):
+    """Publish when forecasts were last validated (unix time), e.g. read from the registry at start-up."""
+    if (metrics := _current()) is not None:
+        metrics.last_validation.set(timestamp)

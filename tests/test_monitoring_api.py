@@ -357,3 +357,22 @@ def test_validate_now_button_in_a_browser(tmp_path):
             browser.close()
     finally:
         server.shutdown()
+
+
+def _gauge(client, name):
+    line = next(l for l in client.get("/metrics").get_data(as_text=True).splitlines() if l.startswith(name + " "))
+    return float(line.split()[1])
+
+
+def test_a_restarted_app_publishes_when_forecasts_were_last_validated(tmp_path):
+    first = build_app(tmp_path).test_client()
+    target = weekday_before(5)
+    next_day = target + dt.timedelta(days=1 if target.weekday() < 4 else 3)
+    first.post("/monitoring/register", json={"ticker": "MSFT", "target_date": target.isoformat(),
+                                             "prediction_value": 102.0, "last_close": 100.0})
+    first.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{next_day},104\n", content_type="text/csv")
+    before = dt.datetime.now(dt.timezone.utc).timestamp()
+    assert first.post("/monitoring/validate").get_json()["validated"] == 1
+    restarted = build_app(tmp_path).test_client()  # a new process reads the same registry
+    assert before - 1 <= _gauge(restarted, "forecasts_last_validation_timestamp_seconds") <= before + 60
+    assert _gauge(restarted, "forecasts_pending") == 0

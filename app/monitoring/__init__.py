@@ -51,18 +51,22 @@ def _open(app) -> ForecastRegistry | None:
 
 
 def _publish_pending(app, registry: ForecastRegistry) -> None:
-    """Start the forecasts_pending gauge from the database rather than at 0 (when metrics are installed)."""
+    """Start the pending and last-validation gauges from the database rather than at 0 (so a restart does not
+    look like a validator that stopped)."""
     from app import metrics
 
     if metrics.EXTENSION_KEY not in app.extensions:
         return
     try:
         pending = registry.counts()["pending"]
+        last_validated = registry.last_validated_at()
     except Exception as exc:  # noqa: BLE001 - the gauge is refreshed by the next validation anyway
         log.warning("could not count pending forecasts: %s", _first_line(exc))
         return
     with app.app_context():
         metrics.set_pending(pending)
+        if last_validated is not None:
+            metrics.set_last_validation(last_validated.timestamp())
 
 
 def get_registry(app) -> ForecastRegistry | None:

@@ -226,6 +226,14 @@ class ForecastRegistry:
             found = dict(conn.execute(stmt).all())
         return {status: int(found.get(status, 0)) for status in STATUSES}
 
+    def last_validated_at(self) -> dt.datetime | None:
+        """When a forecast was last validated, or None."""
+        with self.engine.connect() as conn:
+            latest = conn.execute(select(func.max(forecasts.c.validated_at))).scalar_one()
+        if latest is not None and latest.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
+            latest = latest.replace(tzinfo=dt.timezone.utc)
+        return latest
+
     def count_all(self) -> int:
         """Total number of registered forecasts."""
         with self.engine.connect() as conn:
