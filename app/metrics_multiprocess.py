@@ -23,6 +23,12 @@ def prepare_multiprocess_dir(environ=None):
     if created:
         path = tempfile.mkdtemp(prefix="prometheus-multiproc-")
     os.makedirs(path, exist_ok=True)
+    if not os.access(path, os.W_OK | os.X_OK):
+        # Fail once, naming the setting, instead of every worker crashing on its first metric file.
+        raise SystemExit(
+            f"{ENV_VAR}={path} is not writable by uid {os.getuid()}; make it writable "
+            "(in Docker: a tmpfs with uid=, gid= or mode= options) or point the variable elsewhere"
+        )
     for name in os.listdir(path):
         if name.endswith(".db"):  # only prometheus_client's files; anything else in the directory stays
             os.remove(os.path.join(path, name))

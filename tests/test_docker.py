@@ -1,4 +1,7 @@
-"""Static checks of Docker/: no Docker engine runs here, so the image and compose stack are linted and cross-checked."""
+"""Static checks of Docker/: lint and cross-check the image and the compose file.
+
+They run without a Docker engine; tests/test_compose_stack.py runs the stack itself.
+"""
 import json
 import os
 import shutil
@@ -237,7 +240,12 @@ def test_api_keeps_registry_on_a_volume_and_metrics_on_tmpfs(compose):
     assert any(v.split(":")[1] == registry_dir and not v.startswith((".", "/")) for v in api["volumes"])
     multiproc_dir = api["environment"].get("PROMETHEUS_MULTIPROC_DIR", env["PROMETHEUS_MULTIPROC_DIR"])
     assert multiproc_dir == env["PROMETHEUS_MULTIPROC_DIR"]
-    assert multiproc_dir in api.get("tmpfs", [])
+    mounts = dict(entry.partition(":")[::2] for entry in api.get("tmpfs", []))
+    assert multiproc_dir in mounts
+    # Docker mounts a tmpfs as root:root 755: it must be handed to the image's user, or every worker crashes.
+    options = dict(option.partition("=")[::2] for option in mounts[multiproc_dir].split(",") if option)
+    image_user = [args for kw, args in runtime_instructions() if kw == "USER"][-1]
+    assert options.get("uid") == image_user.split(":")[0], options
 
 
 def test_validator_runs_the_monitoring_cli_against_the_api(compose):

@@ -214,3 +214,13 @@ def test_gunicorn_totals_are_exact_and_survive_a_killed_worker(tmp_path, csv_byt
         assert all(v > 10e6 for _, v in samples["process_resident_memory_bytes"])
         assert total(samples, "model_predictions_total") == sent
         assert total(samples, "model_prediction_errors_total", source="backtest", forecaster="lstm") > 0
+
+
+def test_an_unwritable_multiprocess_dir_stops_the_server_naming_the_variable(tmp_path, monkeypatch):
+    # As a container's tmpfs owned by root looks to uid 10001 (root, running the tests, may write anywhere).
+    from app import metrics_multiprocess
+
+    monkeypatch.setattr(metrics_multiprocess.os, "access", lambda path, mode: False)
+    environ = {metrics_multiprocess.ENV_VAR: str(tmp_path / "multiproc")}
+    with pytest.raises(SystemExit, match=r"PROMETHEUS_MULTIPROC_DIR=.*multiproc is not writable by uid \d+"):
+        metrics_multiprocess.prepare_multiprocess_dir(environ)

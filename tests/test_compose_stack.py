@@ -1,0 +1,231 @@
+"""The compose stack as a user runs it: real images, a real Docker engine, talked to through the published ports.
+
+The project's compose file is used unchanged but for an override that binds the published ports to 127.0.0.1 on
+free ports. Public images that cannot be pulled are replaced by stand-ins from Debian packages
+(Docker/standins/build.sh); a service whose image can be neither pulled nor built (Grafana here) is left out and
+named in the test's output.
+"""
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.server import ROOT, free_port
+
+COMPOSE_FILE = ROOT / "Docker" / "docker-compose.yml"
+STANDINS = ROOT / "Docker" / "standins" / "build.sh"
+RULES_DIR = ROOT / "prometheus" / "rules"
+HEALTHY_WITHIN_S = 90
+# Services whose image has no stand-in on machines that cannot pull public images.
+MAY_BE_UNAVAILABLE = {"grafana"}
+API_UID = "10001"
+
+
+def _missing(message):
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _require_docker():
+    if shutil.which("docker") is None:
+        _missing("docker CLI not found (.ci/docker-engine.sh installs Debian's docker.io)")
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        _missing("no Docker engine answers (start dockerd; .ci/docker-engine.sh does)")
+    version = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True)
+    if version.returncode != 0 or not version.stdout.strip().lstrip("v").startswith("2"):
+        _missing("Docker Compose v2 not found (.ci/docker-engine.sh installs it)")
+
+
+class Stack:
+    """One compose project of the stack: runs compose commands, knows its published ports."""
+
+    def __init__(self, workdir: Path, services: dict):
+        self.project = f"sftest{os.getpid()}"
+        self.ports = {name: free_port() for name in ("api", "prometheus")}
+        self.override = workdir / "compose.override.yml"
+        self.override.write_text(yaml.safe_dump({"services": {
+            "api": {"ports": [f"127.0.0.1:{self.ports['api']}:5000"]},
+            "prometheus": {"ports": [f"127.0.0.1:{self.ports['prometheus']}:9090"]},
+        }}).replace("ports:", "ports: !override"))
+        self.services = services
+        # The validator's documented interval knob, short so the test sees its loop turn.
+        self.env = dict(os.environ, VALIDATE_INTERVAL_SECONDS="3")
+
+    def compose(self, *args, check=True, timeout=600):
+        command = ["docker", "compose", "-p", self.project, "-f", str(COMPOSE_FILE), "-f", str(self.override), *args]
+        result = subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def url(self, service):
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def container(self, service):
+        return self.compose("ps", "-q", service).stdout.strip()
+
+    def health(self, service):
+        out = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", self.container(service)],
+                             capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def wait_healthy(self, service, within_s):
+        deadline, status = time.monotonic() + within_s, ""
+        while time.monotonic() < deadline:
+            status = self.health(service)
+            if status == "healthy":
+                return
+            time.sleep(1)
+        raise AssertionError(f"{service} not healthy within {within_s}s (status {status!r}):\n"
+                             f"{self.compose('logs', '--tail', '40', service, check=False).stdout}")
+
+    def leftovers(self):
+        """Containers, networks and volumes of this project that still exist."""
+        label = f"label=com.docker.compose.project={self.project}"
+        found = {}
+        for kind, cmd in (("containers", ["ps", "-a"]), ("networks", ["network", "ls"]), ("volumes", ["volume", "ls"])):
+            out = subprocess.run(["docker", *cmd, "-q", "--filter", label], capture_output=True, text=True).stdout
+            if out.split():
+                found[kind] = out.split()
+        return found
+
+
+def _services_to_run(compose_config: dict) -> tuple[list, list]:
+    """Every service that builds here or whose image is present after the stand-ins ran; and the rest."""
+    run, left_out = [], []
+    for name, service in compose_config["services"].items():
+        image_present = subprocess.run(["docker", "image", "inspect", service.get("image", "")],
+                                       capture_output=True).returncode == 0
+        (run if "build" in service or image_present else left_out).append(name)
+    return run, left_out
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    _require_docker()
+    standins = subprocess.run(["bash", str(STANDINS)], capture_output=True, text=True, timeout=1200)
+    assert standins.returncode == 0, f"stand-in images:\n{standins.stdout}\n{standins.stderr}"
+    print(standins.stdout)
+    stack = Stack(tmp_path_factory.mktemp("compose"), services={})
+    config = json.loads(stack.compose("config", "--format", "json").stdout)
+    run, left_out = _services_to_run(config)
+    assert set(left_out) <= MAY_BE_UNAVAILABLE, f"no image for {left_out}: Docker/standins/build.sh must cover them"
+    print(f"compose services started: {run}; left out (no image here): {left_out}")
+    stack.services = {name: config["services"][name] for name in run}
+    try:
+        started = time.monotonic()
+        stack.compose("up", "-d", "--build", *run, timeout=1200)
+        stack.wait_healthy("api", HEALTHY_WITHIN_S)
+        print(f"api healthy {time.monotonic() - started:.1f}s after `up` returned")
+        yield stack
+    finally:
+        stack.compose("down", "-v", "--remove-orphans", check=False)
+    leftovers = stack.leftovers()
+    assert not leftovers, f"`docker compose down -v` left {leftovers}"
+
+
+def _forecast(stack, horizon=2, last_row=-1):
+    """A forecast from 300 rows of the shipped MSFT history ending at `last_row` (distinct ends register anew)."""
+    csv = (ROOT / "downloadData" / "data" / "MSFT_data.csv").read_text().splitlines()
+    end = len(csv) + last_row + 1
+    body = "\n".join([csv[0], *csv[end - 300:end]]).encode()
+    answer = requests.post(f"{stack.url('api')}/predict?ticker=MSFT&horizon={horizon}", data=body,
+                           headers={"Content-Type": "text/csv"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _registered_request_ids(stack):
+    report = requests.get(f"{stack.url('api')}/monitoring/performance?status=all&limit=50", timeout=10).json()
+    return {row["request_id"] for row in report["recent"]["forecasts"]}
+
+
+def test_a_forecast_comes_back_through_the_published_port(stack):
+    answer = _forecast(stack, horizon=3)
+    assert len(answer["predictions"]) == 3 and answer["registered"] is True
+    assert requests.get(f"{stack.url('api')}/ready", timeout=5).status_code == 200
+
+
+def test_the_api_process_runs_as_the_unprivileged_user(stack):
+    status = stack.compose("exec", "-T", "api", "cat", "/proc/1/status").stdout
+    uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+    assert set(uids) == {API_UID}, status
+
+
+def test_the_validator_loop_validates_a_due_forecast(stack):
+    # A forecast for the last weekday before today, and that day's realised close, uploaded through the API.
+    target = dt.date.today() - dt.timedelta(days=1)
+    while target.weekday() >= 5:
+        target -= dt.timedelta(days=1)
+    made_at = target - dt.timedelta(days=3 if target.weekday() == 0 else 1)
+    registered = requests.post(f"{stack.url('api')}/monitoring/register", timeout=10, json={
+        "ticker": "VALID", "made_at": made_at.isoformat(), "target_date": target.isoformat(),
+        "prediction_value": 100.0, "last_close": 99.0})
+    assert registered.status_code == 201, registered.text
+    actuals = f"Date,Close\n{made_at.isoformat()},99.0\n{target.isoformat()},101.0\n"
+    stored = requests.post(f"{stack.url('api')}/monitoring/actuals?ticker=VALID", data=actuals,
+                           headers={"Content-Type": "text/csv"}, timeout=10)
+    assert stored.status_code == 200, stored.text
+    deadline, report = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        report = requests.get(f"{stack.url('api')}/monitoring/performance?ticker=VALID", timeout=10).json()
+        if report["validated"] == 1:
+            break
+        time.sleep(1)
+    logs = stack.compose("logs", "validator").stdout
+    assert report.get("validated") == 1, f"the validator did not validate the forecast:\n{logs[-2000:]}"
+    assert report["metrics"]["mae"] == pytest.approx(1.0)
+    assert "validated 1 of 1 due forecasts" in logs, logs[-2000:]
+
+
+def _wait_for(check, within_s, what):
+    deadline, last = time.monotonic() + within_s, None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(1)
+    raise AssertionError(f"{what} within {within_s}s")
+
+
+def test_prometheus_scrapes_the_api_and_loads_every_rule_file(stack):
+    prometheus = stack.url("prometheus")
+
+    def api_target_up():
+        targets = requests.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        return [t for t in targets if t["labels"]["job"] == "api" and t["health"] == "up"]
+
+    _wait_for(api_target_up, 60, "the api target was not up")
+    expected = {}
+    for path in sorted(RULES_DIR.glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            expected[(path.name, group["name"])] = len(group["rules"])
+    groups = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    loaded = {(Path(g["file"]).name, g["name"]): len(g["rules"]) for g in groups}
+    assert loaded == expected
+
+    def every_rule_evaluated_cleanly():
+        groups = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        return all(rule["health"] == "ok" for rule in rules) and rules
+
+    _wait_for(every_rule_evaluated_cleanly, 60, "rules did not all evaluate with health ok")
+    up = requests.get(f"{prometheus}/api/v1/query", params={"query": 'up{job="api"}'}, timeout=5).json()
+    assert [float(r["value"][1]) for r in up["data"]["result"]] == [1.0]
+
+
+def test_stop_then_up_keeps_the_registry(stack):
+    before = _forecast(stack, horizon=1, last_row=-100)
+    assert before["registered"] is True
+    stack.compose("stop")
+    stack.compose("up", "-d", *stack.services)
+    stack.wait_healthy("api", HEALTHY_WITHIN_S)
+    assert before["request_id"] in _registered_request_ids(stack)
