@@ -2,11 +2,13 @@
 # Make every public image the compose stack needs available to the local Docker engine.
 # Each image is pulled; only where the pull fails (no route to the public registries) is a stand-in built from
 # Debian bookworm packages and tagged with the public name, so the compose file and the Dockerfile stay unchanged.
-#   python:3.11-slim   a debootstrap minbase root with python3, venv and pip (Debian's Python 3.11)
-#   prom/prometheus    Debian's prometheus package (standins/prometheus.Dockerfile)
+#   python:3.11-slim      a debootstrap minbase root with python3, venv and pip (Debian's Python 3.11)
+#   prom/prometheus:*     Debian's prometheus           (prometheus.Dockerfile)
+#   prom/alertmanager:*   Debian's prometheus-alertmanager (alertmanager.Dockerfile)
+#   nginx:*               Debian's nginx, with the public image's template step (nginx.Dockerfile)
 # Stand-ins carry the label org.stock-forecast.standin=true. The debootstrap root is cached in
 # $STANDIN_CACHE (default ~/.cache/stock-forecast-standins) so a rebuild after `docker system prune` is fast.
-# Grafana has no Debian package: it is neither pulled here nor built; the compose test does not start it.
+# An image with neither a pull nor a stand-in (Grafana: no Debian package) is reported and left out.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 compose_file="$here/../docker-compose.yml"
@@ -14,9 +16,8 @@ cache="${STANDIN_CACHE:-$HOME/.cache/stock-forecast-standins}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 standin_label="org.stock-forecast.standin=true"
 
-# The public image names, read from where they are used, so this script cannot drift from them.
+# The base image, read from the Dockerfile so this script cannot drift from it.
 python_image="$(sed -n 's/^ARG PYTHON_IMAGE=//p' "$here/../Dockerfile")"
-prometheus_image="$(sed -n 's/^ *image: *\(prom\/prometheus:.*\)$/\1/p' "$compose_file")"
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -25,7 +26,6 @@ pull_or_report() {
   if docker pull -q "$1" >/dev/null 2>&1; then echo "pulled: $1"; return 0; fi
   return 1
 }
-
 build_python_standin() {
   local root="$cache/bookworm-python-root"
   if [ ! -x "$root/usr/bin/python3" ]; then
@@ -50,4 +50,18 @@ build_dockerfile_standin() {  # $1 image name, $2 Dockerfile under standins/
 }
 
 pull_or_report "$python_image" || build_python_standin
-pull_or_report "$prometheus_image" || build_dockerfile_standin "$prometheus_image" prometheus.Dockerfile
+
+# Every other public image of the compose file, every profile included (images compose builds are skipped).
+public_images=$(docker compose -f "$compose_file" --profile '*' config --format json | python3 -c '
+import json, sys
+services = json.load(sys.stdin)["services"].values()
+print("\n".join(sorted({s["image"] for s in services if "build" not in s and "image" in s})))')
+for image in $public_images; do
+  name="${image%%:*}"; name="${name##*/}"
+  if pull_or_report "$image"; then continue; fi
+  if [ -f "$here/$name.Dockerfile" ]; then
+    build_dockerfile_standin "$image" "$name.Dockerfile"
+  else
+    echo "unavailable: $image (no pull, no stand-in)"
+  fi
+done
