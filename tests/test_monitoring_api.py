@@ -306,7 +306,8 @@ def test_page_shows_every_section(mon_app, mon_client):
     assert page.status_code == 200
     for fragment in ('id="summary"', 'id="card-mape">6.00%', 'id="chart-mape"', 'class="threshold"',
                      'id="chart-errors"', 'id="recent"', '<option value="validated" selected>', 'id="validate-form"',
-                     "How monitoring works", "monitoring.js", "Degraded:", 'id="per-ticker"'):
+                     "How monitoring works", "monitoring.js", "Degraded:", 'id="per-ticker"',
+                     'id="min-max-error">6.00 / 6.00<'):
         assert fragment in html, fragment
     assert "<script>" not in html  # no inline script; the only script is the static file
 
