@@ -134,6 +134,42 @@ def test_register_endpoint_registers_once(mon_app, mon_client):
     assert len(rows) == 1 and (rows[0]["request_id"], rows[0]["horizon_step"]) == ("abc-1", 1)
 
 
+@pytest.mark.parametrize("made_at, target", [
+    ("2024-01-03", "2024-01-04"),  # Wednesday -> Thursday
+    ("2024-01-05", "2024-01-08"),  # Friday -> Monday (not a holiday on any exchange calendar we use)
+    ("2024-01-06", "2024-01-08"),  # a Saturday registration -> Monday
+])
+def test_register_without_target_date_targets_the_next_session_after_made_at(mon_app, mon_client, made_at, target):
+    response = mon_client.post("/monitoring/register", json={"ticker": "MSFT", "prediction_value": 370.0,
+                                                             "made_at": made_at})
+    assert response.status_code == 201
+    answer = response.get_json()
+    assert (answer["made_at"], answer["target_date"], answer["target_date_chosen_by_server"]) == (
+        made_at, target, True)
+    assert answer["calendar"]  # the answer names the calendar that chose the date
+    rows = mon_app.extensions["forecast_registry"].pending()
+    assert [(r["made_at"].isoformat(), r["target_date"].isoformat(), r["horizon_step"]) for r in rows] == [
+        (made_at, target, 1)]
+
+
+def test_register_without_dates_means_the_next_session_after_today(mon_client):
+    from app.trading_days import next_sessions
+
+    today = dt.date.today()
+    answer = mon_client.post("/monitoring/register", json={"ticker": "MSFT", "prediction_value": 370.0}).get_json()
+    (expected,), calendar = next_sessions("MSFT", today, 1)
+    assert (answer["made_at"], answer["target_date"], answer["calendar"]) == (
+        today.isoformat(), expected.isoformat(), calendar)
+    assert today < expected <= today + dt.timedelta(days=7)
+
+
+def test_register_with_target_date_keeps_it_and_says_the_client_chose_it(mon_client):
+    answer = mon_client.post("/monitoring/register", json={"ticker": "MSFT", "prediction_value": 370.0,
+                                                           "target_date": "2024-01-10"}).get_json()
+    assert (answer["made_at"], answer["target_date"]) == ("2024-01-09", "2024-01-10")
+    assert (answer["target_date_chosen_by_server"], answer["calendar"]) == (False, None)
+
+
 @pytest.mark.parametrize("body, status, fragment", [
     (None, 400, "JSON object"),
     ({"target_date": "2024-01-05", "prediction_value": 1.0}, 400, "'ticker' is required"),
@@ -144,8 +180,8 @@ def test_register_endpoint_registers_once(mon_app, mon_client):
     ({"ticker": "MSFT", "target_date": "2024-01-05", "prediction_value": True}, 400, "positive finite"),
     ({"ticker": "MSFT", "target_date": "2024-01-05", "prediction_value": 10 ** 400}, 400, "positive finite"),
     ({"ticker": "MSFT", "target_date": "２０２４-01-05", "prediction_value": 1.0}, 400, "YYYY-MM-DD"),
-    ({"ticker": "MSFT", "prediction_value": 1.0}, 400, "'target_date' is required"),
     ({"ticker": "MSFT", "target_date": "05/01/2024", "prediction_value": 1.0}, 400, "YYYY-MM-DD"),
+    ({"ticker": "MSFT", "made_at": "05/01/2024", "prediction_value": 1.0}, 400, "'made_at' must be a date"),
     ({"ticker": "MSFT", "target_date": "2024-02-30", "prediction_value": 1.0}, 400, "YYYY-MM-DD"),
     ({"ticker": "MSFT", "target_date": "0001-01-01", "prediction_value": 1.0}, 400, "years 1800-2199"),
     ({"ticker": "MSFT", "target_date": "2024-01-05", "made_at": "9999-12-31", "prediction_value": 1.0}, 400,
@@ -270,7 +306,8 @@ def test_page_shows_every_section(mon_app, mon_client):
     assert page.status_code == 200
     for fragment in ('id="summary"', 'id="card-mape">6.00%', 'id="chart-mape"', 'class="threshold"',
                      'id="chart-errors"', 'id="recent"', '<option value="validated" selected>', 'id="validate-form"',
-                     "How monitoring works", "monitoring.js", "Degraded:", 'id="per-ticker"'):
+                     "How monitoring works", "monitoring.js", "Degraded:", 'id="per-ticker"',
+                     'id="min-max-error">6.00 / 6.00<'):
         assert fragment in html, fragment
     assert "<script>" not in html  # no inline script; the only script is the static file
 

@@ -43,6 +43,7 @@ def test_errors_match_hand_computed_values(registry):
     assert m["rmse"] == pytest.approx(math.sqrt(18.0))                     # sqrt((4 + 25 + 25) / 3) = 4.2426...
     assert m["min_ape"] == pytest.approx(100 * 2 / 102)                    # 1.9608 %
     assert m["max_ape"] == pytest.approx(5.0)
+    assert (m["min_abs_error"], m["max_abs_error"]) == (pytest.approx(2.0), pytest.approx(5.0))  # price units
     assert m["mean_predicted"] == pytest.approx(305 / 3)
     assert m["mean_actual"] == pytest.approx(307 / 3)
     naive = m["naive"]                                                     # |101-102|, |101-105|, |101-100|

@@ -1,4 +1,5 @@
 """Schemathesis against /openapi.json: no generated request gets a 5xx or an answer that breaks the spec."""
+import datetime as dt
 import json
 import re
 
@@ -16,6 +17,7 @@ from app.monitoring.performance import RECENT_LIMITS, RECENT_STATUSES
 from app.monitoring.tickers import MAX_TICKER_LENGTH, is_valid_ticker
 from app.monitoring.validation import MAX_DAYS_BACK
 from tests.conftest import SAMPLE_CSV
+from tests.spec_operations import operations
 
 TOKEN = "fuzz-token"
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
@@ -24,7 +26,7 @@ SPEC = json.loads((APP_DIR / "openapi.json").read_text())
 # Every operation gets positive cases with the token; operations with parameters or a body get negative ones
 # (the others have nothing to break); secured operations also get positive cases without the token (401).
 CASES = [(f"{method.upper()} {path}", mode, with_token)
-         for path, ops in SPEC["paths"].items() for method, op in ops.items()
+         for path, ops in operations(SPEC).items() for method, op in ops.items()
          for mode, with_token in ((GenerationMode.POSITIVE, True), (GenerationMode.NEGATIVE, True),
                                   (GenerationMode.POSITIVE, False))
          if (mode is GenerationMode.POSITIVE or op.get("parameters") or op.get("requestBody"))
@@ -80,7 +82,7 @@ def test_requests_the_spec_calls_valid_are_accepted(api_schema, label):
 
 def _request_schemas_named(name):
     """Every schema the spec gives a request parameter or body property called `name`."""
-    for ops in SPEC["paths"].values():
+    for ops in operations(SPEC).values():
         for op in ops.values():
             yield from _schemas_named(name, [op.get("parameters", []), op.get("requestBody", {})])
 
@@ -122,3 +124,29 @@ def test_spec_ticker_pattern_accepts_what_the_app_accepts(symbol):
         assert schema["maxLength"] == MAX_TICKER_LENGTH
         spec_accepts = bool(re.search(schema.get("pattern", ""), symbol)) and len(symbol) <= schema["maxLength"]
         assert spec_accepts == is_valid_ticker(symbol.upper()), (symbol, schema)
+
+
+def test_the_alias_and_the_optional_target_date_are_in_the_suite():
+    labels = {label for label, _, _ in CASES}
+    assert {"POST /predict/auto", "POST /monitoring/register"} <= labels
+    register = operations(SPEC)["/monitoring/register"]["post"]
+    assert "target_date" not in register["requestBody"]["content"]["application/json"]["schema"]["required"]
+
+
+def test_registrations_without_dates_that_the_spec_calls_valid_are_accepted(api_schema):
+    """Bodies without target_date and made_at: the server picks the dates, so every spec-valid one is a 2xx."""
+    operation = api_schema.find_operation_by_label("POST /monitoring/register")
+    undated = operation.as_strategy(generation_mode=GenerationMode.POSITIVE).filter(
+        lambda case: isinstance(case.body, dict) and not {"target_date", "made_at"} & set(case.body))
+    seen = []
+
+    @given(case=undated)
+    @settings(max_examples=25, deadline=None, phases=[Phase.generate], database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case):
+        response = case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"},
+                                          checks=[*CHECKS, positive_data_acceptance])
+        seen.append(response.json()["target_date"])
+
+    run()
+    assert len(seen) == 25 and all(day > dt.date.today().isoformat() for day in seen)

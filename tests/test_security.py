@@ -49,7 +49,7 @@ def _fresh(kwargs):
 def _write_routes(app):
     """Routes that change stored state: anything but GET/HEAD/OPTIONS, except the public forecast endpoints."""
     return {rule.rule for rule in app.url_map.iter_rules()
-            if rule.methods - {"GET", "HEAD", "OPTIONS"} and rule.rule not in {"/predict", "/"}}
+            if rule.methods - {"GET", "HEAD", "OPTIONS"} and rule.rule not in {"/predict", "/predict/auto", "/"}}
 
 
 def test_every_write_endpoint_is_listed_here(guarded):

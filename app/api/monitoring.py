@@ -19,7 +19,7 @@ from app.csv_input import parse_price_csv
 from app.errors import InvalidInput, error_response
 from app.monitoring import get_registry
 from app.monitoring.charts import Series, time_chart_svg
-from app.monitoring.fields import iso_date, positive_number, previous_weekday, short_label, whole_number
+from app.monitoring.fields import forecast_dates, positive_number, short_label, whole_number
 from app.monitoring.performance import HISTORY_DAYS, RECENT_LIMITS, RECENT_STATUSES, performance_report
 from app.monitoring.prices import default_price_source
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
@@ -77,7 +77,7 @@ def _registry():
 @monitoring_bp.post("/register")
 @require_token
 def register():
-    """Register one forecast made elsewhere: JSON prediction_value, ticker, target_date[, request_id, ...]."""
+    """Register one forecast made elsewhere: JSON prediction_value, ticker[, target_date, request_id, ...]."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("invalid_json", "send a JSON object with Content-Type: application/json, e.g. "
@@ -88,8 +88,7 @@ def register():
                                              "forecast can never be compared with a realised close")
     predicted = positive_number(body, "prediction_value", required=True)
     last_close = positive_number(body, "last_close", required=False)
-    target = iso_date(body, "target_date", required=True)
-    made_at = iso_date(body, "made_at", required=False) or previous_weekday(target)
+    made_at, target, calendar = forecast_dates(body, ticker, dt.date.today())
     if not made_at < target <= made_at + dt.timedelta(days=MAX_HORIZON_DAYS):
         raise InvalidInput("bad_made_at", f"target_date ({target}) must be after made_at ({made_at}) and at most "
                                           f"{MAX_HORIZON_DAYS} days later")
@@ -105,7 +104,8 @@ def register():
     metrics.count_registered(registered)
     answer = {"registered": bool(registered), "duplicate": not registered, "ticker": ticker,
               "made_at": made_at.isoformat(), "target_date": target.isoformat(), "prediction_value": predicted,
-              "last_close": last_close, "model_version": model_version, "request_id": request_id}
+              "last_close": last_close, "model_version": model_version, "request_id": request_id,
+              "target_date_chosen_by_server": calendar is not None, "calendar": calendar}
     return answer, (201 if registered else 200)
 
 

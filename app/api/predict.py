@@ -23,6 +23,7 @@ def forecast_from_request(history_days=0):
 
 
 @predict_bp.post("/predict")
+@predict_bp.post("/predict/auto")  # the name the Streamlit monitoring app's API gave the forecast by ticker
 def predict():
     """Forecast the next closes from an uploaded CSV, or from a ticker's fetched history."""
     if current_app.extensions.get("predictor") is None:

@@ -32,6 +32,8 @@ def _sum_columns():
         func.sum(c.abs_error * c.abs_error).label("sum_sq"),
         func.min(c.ape).label("min_ape"),
         func.max(c.ape).label("max_ape"),
+        func.min(c.abs_error).label("min_abs_error"),
+        func.max(c.abs_error).label("max_abs_error"),
         func.sum(c.predicted).label("sum_predicted"),
         func.sum(c.actual).label("sum_actual"),
         func.count(c.naive_abs_error).label("naive_n"),
@@ -70,6 +72,7 @@ def _combine(groups) -> dict:
     return {
         "n": n, "mae": total("sum_abs") / n, "mape": total("sum_ape") / n, "rmse": math.sqrt(total("sum_sq") / n),
         "min_ape": extreme(min, "min_ape"), "max_ape": extreme(max, "max_ape"),
+        "min_abs_error": extreme(min, "min_abs_error"), "max_abs_error": extreme(max, "max_abs_error"),
         "mean_predicted": total("sum_predicted") / n, "mean_actual": total("sum_actual") / n,
         "naive": naive, "rmae": rmae, "beats_naive": None if rmae is None else rmae < 1.0,
     }
@@ -213,7 +216,8 @@ def _filters(ticker, since, until) -> list:
 
 def _shape_empty() -> dict:
     return {"n": 0, "mae": None, "mape": None, "rmse": None, "min_ape": None, "max_ape": None,
-            "mean_predicted": None, "mean_actual": None, "naive": None, "rmae": None, "beats_naive": None}
+            "mean_predicted": None, "mean_actual": None, "naive": None, "rmae": None, "beats_naive": None,
+            "min_abs_error": None, "max_abs_error": None}
 
 
 def _flat(block: dict) -> dict:
