@@ -12,6 +12,7 @@ from app.baselines import drift_rate
 from app.csv_input import parse_price_csv, require_rows
 from app.errors import InvalidInput
 from app.monitoring import get_registry
+from app.monitoring.interval_adjustment import current_adjustment
 from app.monitoring.registry import input_fingerprint
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
 
@@ -79,8 +80,9 @@ def run_forecast(app, req, history_days=0):
     require_rows(frame, predictor.min_history)
     closes = frame["close"].to_numpy()
 
+    adjustment = current_adjustment(get_registry(app), predictor.version, predictor.max_horizon)
     inference_started = time.perf_counter()
-    forecast = predictor.forecast(closes, horizon)
+    forecast = predictor.forecast(closes, horizon, adjustment=adjustment)
     metrics.observe_inference(time.perf_counter() - inference_started)
     metrics.count_prediction()
     _record_backtest_errors(app, predictor, closes)

@@ -19,9 +19,6 @@ from app.predictor import Predictor
 from modelTraining import skill
 
 REPORTED_HORIZONS = (1, 5, 10, 20, 30)
-# Step of the online update of log q per outcome. Figures in docs/intervals.md: 0.02 lets the miss rate settle
-# within a few hundred forecasts without the width swinging from day to day.
-TRACKING_RATE = 0.02
 REGIME_WINDOW = 20  # trading days of the trailing volatility that sorts origins into calm and turbulent
 
 
@@ -52,7 +49,7 @@ class Backtest:
         """Forecast minus actual close, price units."""
         return self.last_close[:, None] * (np.exp(cumulative) - np.exp(self.realised))
 
-    def tracked_half_widths(self, quantiles: dict, level: float, rate: float = TRACKING_RATE) -> np.ndarray:
+    def tracked_half_widths(self, quantiles: dict, level: float, rate: float = intervals.TRACKING_RATE) -> np.ndarray:
         """(n, H) half-widths after online quantile tracking, each horizon fed by its outcomes h days later."""
         scores = np.abs(self.errors())
         n, horizon = scores.shape
