@@ -23,12 +23,19 @@ from modelTraining.data import load_closes
 REPO = Path(__file__).resolve().parent.parent
 
 
-def origins_in_last_years(dates: pd.DatetimeIndex, years: float, first_allowed: int) -> np.ndarray:
+# Origins whose 30-day outcome is known, at the least: fewer make coverage figures mostly sampling noise.
+MIN_SCORED_ORIGINS = 30
+
+
+def origins_in_last_years(dates: pd.DatetimeIndex, years: float, first_allowed: int, horizon: int) -> np.ndarray:
     """Indices of the closes in the last `years` years (each a forecast origin), the final close excluded."""
     cutoff = dates[-1] - pd.DateOffset(days=round(365.25 * years))
     start = max(int(dates.searchsorted(cutoff, side="right")), first_allowed)
-    if start >= len(dates) - 1:
-        raise ValueError(f"no forecast origin: {len(dates)} closes, the model needs {first_allowed + 1} before one")
+    scored = len(dates) - 1 - horizon - start + 1
+    if scored < MIN_SCORED_ORIGINS:
+        raise ValueError(f"too few forecast origins: {len(dates)} closes leave {max(scored, 0)} origins with a known "
+                         f"{horizon}-day outcome (the model needs {first_allowed + 1} closes before the first); "
+                         f"need {MIN_SCORED_ORIGINS}: use a longer series or more --years")
     return np.arange(start, len(dates) - 1)
 
 
@@ -36,7 +43,7 @@ def evaluate(csv: str, model_dir: str, years: float) -> tuple[list[dict], str]:
     """The per-horizon rows and the printable table for one series."""
     predictor = Predictor.load(model_dir)
     series = load_closes(csv)
-    origins = origins_in_last_years(series.index, years, predictor.min_history - 1)
+    origins = origins_in_last_years(series.index, years, predictor.min_history - 1, predictor.max_horizon)
     bt = backtest.Backtest.run(predictor, series.to_numpy(), origins, predictor.max_horizon)
     rows = backtest.table(bt, predictor.quantiles)
     dates = series.index[origins]
