@@ -15,17 +15,9 @@ from app.metrics import ApiMetrics
 from app.monitoring import interval_adjustment
 from app.monitoring.performance import performance_report
 from app.monitoring.prices import UploadedActualsSource
-from app.monitoring.registry import ForecastRegistry
 from app.monitoring.validation import validate_pending_forecasts
 
 TODAY = dt.date(2024, 3, 1)
-
-
-@pytest.fixture
-def registry(tmp_path):
-    reg = ForecastRegistry.at_path(str(tmp_path / "forecasts.sqlite3"))
-    yield reg
-    reg.dispose()
 
 
 def forecast_rows(start, predicted, width80, width95, drift):

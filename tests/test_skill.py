@@ -1,10 +1,10 @@
 """Baseline comparisons: Diebold-Mariano on constructed errors, and the evaluation command end to end."""
 import numpy as np
 import pytest
+from tiny_model import shared_tiny_artifact, tiny_csv
 
 from modelTraining import skill
 from modelTraining.evaluate import main
-from tiny_model import shared_tiny_artifact, tiny_csv
 
 RNG = np.random.default_rng(3)
 
@@ -38,7 +38,8 @@ def test_evaluate_command_prints_every_horizon(tmp_path, capsys):
     artifact = shared_tiny_artifact()
     csv = tiny_csv(tmp_path, rows=400)
     capsys.readouterr()  # the training's own output
-    assert main(["--csv", str(csv), "--model", str(artifact), "--years", "0.5", "--json", str(tmp_path / "r.json")]) == 0
+    argv = ["--csv", str(csv), "--model", str(artifact), "--years", "0.5", "--json", str(tmp_path / "r.json")]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     lines = [line.split() for line in out.splitlines() if line[:3].strip().isdigit()]
     assert [int(line[0]) for line in lines] == [1, 5, 10, 20, 30]

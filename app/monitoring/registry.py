@@ -139,7 +139,8 @@ class ForecastRegistry:
                 "horizon_step": int(row.get("horizon_step", step)), "predicted": float(row["close"]),
                 "lower_80": _opt_float(row.get("lower_80")), "upper_80": _opt_float(row.get("upper_80")),
                 "lower_95": _opt_float(row.get("lower_95")), "upper_95": _opt_float(row.get("upper_95")),
-                "last_close": naive, "drift": _opt_float(row.get("drift")), "model_version": str(model_version), "request_id": request_id,
+                "last_close": naive, "drift": _opt_float(row.get("drift")),
+                "model_version": str(model_version), "request_id": request_id,
                 "input_hash": input_hash, "created_at": now, "status": "pending",
             })
         if not rows:
