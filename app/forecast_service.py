@@ -4,12 +4,15 @@ import re
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from app import metrics
+from app.baselines import drift_rate
 from app.csv_input import parse_price_csv, require_rows
 from app.errors import InvalidInput
 from app.monitoring import get_registry
+from app.monitoring.interval_adjustment import current_adjustment
 from app.monitoring.registry import input_fingerprint
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
 
@@ -77,8 +80,9 @@ def run_forecast(app, req, history_days=0):
     require_rows(frame, predictor.min_history)
     closes = frame["close"].to_numpy()
 
+    adjustment = current_adjustment(get_registry(app), predictor.version, predictor.max_horizon)
     inference_started = time.perf_counter()
-    forecast = predictor.forecast(closes, horizon)
+    forecast = predictor.forecast(closes, horizon, adjustment=adjustment)
     metrics.observe_inference(time.perf_counter() - inference_started)
     metrics.count_prediction()
     _record_backtest_errors(app, predictor, closes)
@@ -92,7 +96,9 @@ def run_forecast(app, req, history_days=0):
         for i, day in enumerate(dates)
     ]
     seen = closes[-predictor.min_history:]  # what the model used: the same input is registered once
-    registered = _register(app, ticker, frame, rows, predictor.version, req.request_id,
+    # The drift baseline goes to the registry only, so validation can score the model against it.
+    registry_rows = [{**row, "drift": float(d)} for row, d in zip(rows, forecast.drift, strict=True)]
+    registered = _register(app, ticker, frame, registry_rows, predictor.version, req.request_id,
                            input_fingerprint(seen, last_date))
     answer = {
         "ticker": ticker,
@@ -119,7 +125,9 @@ def _record_backtest_errors(app, predictor, closes):
         return
     predicted, actual = predictor.one_step_backtest(closes, n)
     naive = closes[-n - 1:-1]
-    metrics.record_errors("backtest", predicted, actual, naive)
+    origins = np.arange(len(closes) - n - 1, len(closes) - 1)
+    drift = naive * np.exp(drift_rate(np.diff(np.log(closes)), origins))
+    metrics.record_errors("backtest", predicted, actual, naive, drift)
 
 
 def _register(app, ticker, frame, rows, model_version, request_id, input_hash):

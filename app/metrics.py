@@ -13,13 +13,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from app import process_metrics
+from app.intervals import HORIZON_BUCKETS, LEVELS, horizon_bucket, level_key
 
 EXTENSION_KEY = "metrics"
 UNMATCHED_ENDPOINT = "<unmatched>"
 # Clients choose the method token; anything outside this set is counted as "other" to keep labels bounded.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 SOURCES = ("backtest", "validated")
-FORECASTERS = ("lstm", "naive")
+FORECASTERS = ("lstm", "naive", "drift")
 # 1 ms .. 10 s: a forecast request takes milliseconds, a ticker fetch from Yahoo seconds.
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # 50 us .. 1 s with several buckets below 1 ms: the forward pass of one window takes well under a millisecond.
@@ -61,6 +62,13 @@ class ApiMetrics:
         self.percentage_error = Counter(
             "model_prediction_absolute_percentage_error_total", "Sum of absolute percentage errors, percent.",
             error_labels, registry=registry)
+        coverage_labels = ("level", "horizon_bucket")
+        self.interval_checked = Counter(
+            "model_interval_checked_total", "Validated forecasts whose interval was compared with the realised close.",
+            coverage_labels, registry=registry)
+        self.interval_inside = Counter(
+            "model_interval_inside_total", "Validated forecasts whose realised close fell inside the interval.",
+            coverage_labels, registry=registry)
         self.registered = Counter(
             "forecasts_registered_total", "Forecasts newly stored in the forecast registry.", registry=registry)
         self.validated = Counter(
@@ -79,6 +87,10 @@ class ApiMetrics:
             for forecaster in FORECASTERS:
                 for counter in (self.errors, self.absolute_error, self.squared_error, self.percentage_error):
                     counter.labels(source, forecaster)
+        for level in LEVELS:
+            for bucket, _, _ in HORIZON_BUCKETS:
+                self.interval_checked.labels(level_key(level), bucket)
+                self.interval_inside.labels(level_key(level), bucket)
 
     def observe_request(self, method, endpoint, status, seconds):
         """Count one answered request and its duration (None when the start was not seen)."""
@@ -95,29 +107,52 @@ class ApiMetrics:
         """Count one successful forecast request."""
         self.predictions.inc()
 
-    def record_errors(self, source, predicted, actual, naive):
-        """Add the errors of the model (lstm) and of persistence (naive) against `actual` closes.
+    def record_errors(self, source, predicted, actual, naive, drift=None):
+        """Add the errors of the model (lstm), of persistence (naive) and of drift against `actual` closes.
 
-        Rows with a non-finite value or a non-positive actual close are skipped (no percentage error exists).
+        Rows with a non-finite model, naive or actual value or a non-positive actual close are skipped (no
+        percentage error exists), so lstm and naive always cover the same forecasts. Drift, when given, is
+        counted on those rows where it is known (every forecast this service registers has it).
         """
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        predicted, actual, naive = (np.asarray(a, dtype=float).ravel() for a in (predicted, actual, naive))
-        if not predicted.shape == actual.shape == naive.shape:
-            raise ValueError(f"predicted, actual and naive need equal lengths, got "
-                             f"{predicted.size}, {actual.size}, {naive.size}")
+        drift = np.full(np.size(predicted), np.nan) if drift is None else drift
+        predicted, actual, naive, drift = (np.asarray(a, dtype=float).ravel()
+                                           for a in (predicted, actual, naive, drift))
+        if not predicted.shape == actual.shape == naive.shape == drift.shape:
+            raise ValueError(f"predicted, actual, naive and drift need equal lengths, got "
+                             f"{predicted.size}, {actual.size}, {naive.size}, {drift.size}")
         usable = np.isfinite(predicted) & np.isfinite(actual) & np.isfinite(naive) & (actual > 0)
         if not usable.any():
             return
-        actual = actual[usable]
-        for forecaster, forecast in (("lstm", predicted[usable]), ("naive", naive[usable])):
-            error = np.abs(forecast - actual)
+        with_drift = np.isfinite(drift[usable])
+        actual, drift = actual[usable], drift[usable]
+        for forecaster, forecast, observed in (("lstm", predicted[usable], actual),
+                                               ("naive", naive[usable], actual),
+                                               ("drift", drift[with_drift], actual[with_drift])):
+            if not forecast.size:
+                continue
+            error = np.abs(forecast - observed)
             self.errors.labels(source, forecaster).inc(error.size)
             self.absolute_error.labels(source, forecaster).inc(float(error.sum()))
             self.squared_error.labels(source, forecaster).inc(float(np.square(error).sum()))
-            self.percentage_error.labels(source, forecaster).inc(float((100.0 * error / actual).sum()))
+            self.percentage_error.labels(source, forecaster).inc(float((100.0 * error / observed).sum()))
             if forecaster == "lstm":
                 self.error_absolute.labels(source).set(float(error.mean()))
+
+    def record_coverage(self, horizon_steps, inside_by_level):
+        """Count validated forecasts per level and horizon bucket, and those whose close fell inside.
+
+        inside_by_level maps '80'/'95' to 1/0/None per forecast (None: no interval, not counted).
+        """
+        buckets = [horizon_bucket(int(step or 1)) for step in horizon_steps]
+        for level, flags in inside_by_level.items():
+            for bucket, flag in zip(buckets, flags, strict=True):
+                if flag is None:
+                    continue
+                self.interval_checked.labels(level, bucket).inc()
+                if flag:
+                    self.interval_inside.labels(level, bucket).inc()
 
     def count_registered(self, n):
         """Count `n` forecasts newly stored in the registry (a bool counts as 0 or 1)."""
@@ -208,10 +243,16 @@ def count_prediction():
         metrics.count_prediction()
 
 
-def record_errors(source, predicted, actual, naive):
-    """Add lstm and naive errors for `source` ("backtest" or "validated"); see ApiMetrics.record_errors."""
+def record_errors(source, predicted, actual, naive, drift=None):
+    """Add lstm, naive and drift errors for `source` ("backtest" or "validated"); see ApiMetrics.record_errors."""
     if (metrics := _current()) is not None:
-        metrics.record_errors(source, predicted, actual, naive)
+        metrics.record_errors(source, predicted, actual, naive, drift)
+
+
+def record_coverage(horizon_steps, inside_by_level):
+    """Count validated forecasts inside/outside their intervals; see ApiMetrics.record_coverage."""
+    if (metrics := _current()) is not None:
+        metrics.record_coverage(horizon_steps, inside_by_level)
 
 
 def count_registered(n):

@@ -9,9 +9,18 @@ from pathlib import Path
 import numpy as np
 
 from app import intervals
-from app.forecasting import (ForecastInputError, InsufficientHistory, Standardiser, forecast_log_returns,
-                             min_history, require_history, trailing_volatility, validate_closes)
+from app.baselines import drift_cumulative
+from app.forecasting import (
+    ForecastInputError,
+    InsufficientHistory,
+    Standardiser,
+    forecast_log_returns,
+    min_history,
+    require_history,
+    validate_closes,
+)
 from app.lstm_numpy import NumpyLSTM, UnsupportedModel
+from app.volatility import GarchParams, cumulative_spread
 
 CARD_FILE = "model.json"
 PREPROCESSING_FILE = "preprocessing.json"
@@ -24,13 +33,15 @@ class ModelLoadError(Exception):
 
 @dataclass(frozen=True)
 class Forecast:
-    """Forecast closes for steps 1..horizon with 80% and 95% interval bounds (arrays of length horizon)."""
+    """Forecast closes for steps 1..horizon with 80% and 95% interval bounds (arrays of length horizon),
+    and the drift baseline's closes (registered so validation can score the model against it)."""
 
     close: np.ndarray
     lower_80: np.ndarray
     upper_80: np.ndarray
     lower_95: np.ndarray
     upper_95: np.ndarray
+    drift: np.ndarray
 
     def to_dict(self) -> dict:
         """Plain lists, ready for JSON."""
@@ -45,7 +56,7 @@ class Predictor:
         self.window = int(card["window"])
         self.max_horizon = int(card["horizon"]["max"])
         self.volatility_window = int(card["intervals"]["volatility_window"])
-        self.volatility_floor = float(card["intervals"]["volatility_floor"])
+        self.garch = GarchParams.from_dict(card["intervals"]["garch"])
         self.quantiles = card["intervals"].get("quantiles")  # None while training calibrates them
         self.min_history = min_history(self.window, self.volatility_window)
         self.version = str(card["version"])
@@ -76,13 +87,21 @@ class Predictor:
         return predictor
 
     def predict_paths(self, closes: np.ndarray, origins: np.ndarray, horizon: int):
-        """Cumulative predicted log returns (batch, horizon) and trailing volatility (batch,) per origin."""
+        """Cumulative predicted log returns and their forecast spread, each (batch, horizon), per origin."""
         returns = np.diff(np.log(closes))
         predicted = forecast_log_returns(self.lstm.predict, self.scaler, returns, origins, self.window, horizon)
-        volatility = trailing_volatility(returns, origins, self.volatility_window, self.volatility_floor)
-        return np.cumsum(predicted, axis=1), volatility
+        return np.cumsum(predicted, axis=1), cumulative_spread(returns, origins, horizon, self.garch)
 
-    def forecast(self, closes, horizon: int = 1) -> Forecast:
+    def half_widths(self, level: float, horizon: int, adjustment=None) -> np.ndarray:
+        """Normalised half-widths q_1..q_horizon of a level, times the production adjustment when given.
+
+        `adjustment` maps a level key ('80') to per-horizon factors learnt online from validated forecasts.
+        """
+        q = intervals.half_width(self.quantiles, level, horizon)
+        factors = (adjustment or {}).get(intervals.level_key(level))
+        return q if factors is None else q * np.asarray(factors, np.float64)[:horizon]
+
+    def forecast(self, closes, horizon: int = 1, adjustment=None) -> Forecast:
         """Recursive forecast of the next `horizon` closes after the last one, with 80%/95% intervals."""
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) \
                 or not 1 <= horizon <= self.max_horizon:
@@ -90,11 +109,15 @@ class Predictor:
         closes = validate_closes(closes)
         require_history(closes, self.min_history)
         origin = np.array([len(closes) - 1])
-        cumulative, volatility = self.predict_paths(closes, origin, int(horizon))
+        horizon = int(horizon)
+        cumulative, spread = self.predict_paths(closes, origin, horizon)
         last = closes[-1]
-        lower_80, upper_80 = intervals.bounds(last, cumulative[0], volatility[0], self.quantiles, 0.80)
-        lower_95, upper_95 = intervals.bounds(last, cumulative[0], volatility[0], self.quantiles, 0.95)
-        return Forecast(last * np.exp(cumulative[0]), lower_80, upper_80, lower_95, upper_95)
+        lower_80, upper_80 = intervals.bounds(last, cumulative[0], spread[0], self.half_widths(0.80, horizon,
+                                                                                                adjustment))
+        lower_95, upper_95 = intervals.bounds(last, cumulative[0], spread[0], self.half_widths(0.95, horizon,
+                                                                                                adjustment))
+        drift = last * np.exp(drift_cumulative(np.diff(np.log(closes)), origin, horizon)[0])
+        return Forecast(last * np.exp(cumulative[0]), lower_80, upper_80, lower_95, upper_95, drift)
 
     def one_step_backtest(self, closes, n: int):
         """(predicted, actual) for each of the last n closes, each predicted only from the closes before it."""

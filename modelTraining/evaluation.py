@@ -1,14 +1,11 @@
-"""Honest evaluation in price units: LSTM vs naive persistence, interval calibration and coverage."""
+"""Honest evaluation in price units: one-step LSTM vs naive persistence, and the skill summary per horizon."""
 from __future__ import annotations
 
 import numpy as np
 
 from app import intervals
-from app.forecasting import realised_log_returns
 from app.predictor import Predictor
 from modelTraining.data import Split
-
-REPORTED_HORIZONS = (1, 5, 10, 30)
 
 
 def price_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict:
@@ -51,50 +48,21 @@ def verdict(rmae: float, t_stat: float) -> str:
             f"than the last close.")
 
 
-def multi_step_rmae(predictor: Predictor, closes: np.ndarray, split: Split, horizon: int) -> dict:
-    """rMAE of the recursive h-step forecast vs naive (flat) for a few horizons on the test part."""
-    origins = split.origins("test")
-    predicted, _ = predictor.predict_paths(closes, origins, horizon)
-    realised = realised_log_returns(np.diff(np.log(closes)), origins, horizon)
-    result = {}
-    for h in (h for h in REPORTED_HORIZONS if h <= horizon):
-        known = np.isfinite(realised[:, h - 1])
-        base, actual = closes[origins][known], closes[origins][known] * np.exp(realised[known, h - 1])
-        lstm_mae = np.mean(np.abs(base * np.exp(predicted[known, h - 1]) - actual))
-        result[str(h)] = float(lstm_mae / np.mean(np.abs(base - actual)))
-    return result
+def skill_summary(rows: list[dict]) -> list[str]:
+    """Plain sentences: at which horizons the LSTM beats naive and drift, and where it does not."""
+    lines = []
+    for baseline in ("naive", "drift"):
+        for outcome, words in (("better", "beats"), ("worse", "is beaten by"), ("tie", "is no better than")):
+            hs = [str(r["horizon"]) for r in rows if r[baseline]["verdict"] == outcome]
+            if hs:
+                lines.append(f"The LSTM {words} the {baseline} forecast at horizon(s) {', '.join(hs)} "
+                             f"(Diebold-Mariano, 5% level{'; the gap is noise' if outcome == 'tie' else ''}).")
+    return lines
 
 
-def calibrate_intervals(predictor: Predictor, closes: np.ndarray, split: Split, horizon: int) -> tuple[dict, int]:
-    """Split-conformal quantiles per horizon from validation origins whose targets stay inside validation."""
-    origins = split.origins("validation")
-    predicted, volatility = predictor.predict_paths(closes, origins, horizon)
-    # Cut the returns at the validation end so no test close enters the calibration.
-    realised = realised_log_returns(np.diff(np.log(closes))[:split.val_end], origins, horizon)
-    errors = intervals.normalised_errors(realised, predicted, volatility)
-    return intervals.conformal_quantiles(errors), len(origins)
-
-
-def interval_coverage(predictor: Predictor, closes: np.ndarray, split: Split, quantiles: dict, horizon: int) -> dict:
-    """Empirical coverage of the 80% and 95% intervals on test origins, at h=1, a few horizons and the mean."""
-    origins = split.origins("test")
-    predicted, volatility = predictor.predict_paths(closes, origins, horizon)
-    realised = realised_log_returns(np.diff(np.log(closes)), origins, horizon)
-    report = {}
-    for level in intervals.LEVELS:
-        per_h = intervals.coverage(realised, predicted, volatility, quantiles, level)
-        report[intervals.level_key(level)] = {
-            "nominal": level,
-            "by_horizon": {str(h): round(float(per_h[h - 1]), 4) for h in REPORTED_HORIZONS if h <= horizon},
-            "mean_over_horizons": round(float(np.nanmean(per_h)), 4),
-            "per_horizon": [round(float(v), 4) for v in per_h],
-        }
-    return report
-
-
-def one_step_bands(predictor: Predictor, closes: np.ndarray, split: Split, quantiles: dict) -> dict:
+def one_step_bands(predictor: Predictor, closes: np.ndarray, split: Split) -> dict:
     """80% bounds of the one-step test forecasts, for the plot."""
     origins = split.origins("test")
-    predicted, volatility = predictor.predict_paths(closes, origins, 1)
-    lower, upper = intervals.bounds(closes[origins], predicted, volatility, quantiles, 0.80)
+    predicted, spread = predictor.predict_paths(closes, origins, 1)
+    lower, upper = intervals.bounds(closes[origins], predicted, spread, predictor.half_widths(0.80, 1))
     return {"lower_80": lower[:, 0], "upper_80": upper[:, 0]}

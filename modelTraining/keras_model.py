@@ -17,13 +17,16 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def build_model(window: int, units: int, learning_rate: float, loss: str) -> keras.Model:
-    """Input(window, 1) -> LSTM(units) -> Dense(1): the architecture app/lstm_numpy.py serves."""
-    model = keras.Sequential([
-        keras.Input(shape=(window, 1), name="scaled_returns"),
-        keras.layers.LSTM(units, name="lstm"),
-        keras.layers.Dense(1, name="dense"),
-    ], name="close_return_lstm")
+def build_model(window: int, units: int, learning_rate: float, loss: str, dropout: float = 0.0) -> keras.Model:
+    """Input(window, 1) -> LSTM(units) -> [Dropout] -> Dense(1): the architecture app/lstm_numpy.py serves.
+
+    Dropout acts only while training (the served forward pass has no dropout); it keeps the network from
+    memorising the noise of daily returns in its first epochs, which is what ended training at epoch 1 or 2.
+    """
+    layers = [keras.Input(shape=(window, 1), name="scaled_returns"), keras.layers.LSTM(units, name="lstm")]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout, name="dropout"))
+    model = keras.Sequential([*layers, keras.layers.Dense(1, name="dense")], name="close_return_lstm")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
     return model
 
@@ -52,7 +55,8 @@ def fit(model: keras.Model, train: tuple, validation: tuple, epochs: int, batch_
     val_loss = history.history["val_loss"]
     best = int(np.argmin(val_loss))
     return {"epochs_run": len(val_loss), "best_epoch": best + 1, "best_val_loss": float(val_loss[best]),
-            "train_loss_at_best": float(history.history["loss"][best])}
+            "train_loss_at_best": float(history.history["loss"][best]),
+            "loss_curve": [float(v) for v in history.history["loss"]], "val_loss_curve": [float(v) for v in val_loss]}
 
 
 def library_versions() -> dict:

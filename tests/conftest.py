@@ -38,3 +38,13 @@ def app(tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """A forecast registry in a temporary SQLite file, closed after the test."""
+    from app.monitoring.registry import ForecastRegistry
+
+    reg = ForecastRegistry.at_path(str(tmp_path / "forecasts.sqlite3"))
+    yield reg
+    reg.dispose()

@@ -129,7 +129,7 @@ def test_forecast_by_ticker_without_network_is_503(client, monkeypatch):
 
 
 def test_unexpected_failure_is_a_json_500_with_request_id_and_no_traceback(app, client, csv_bytes, caplog):
-    def broken(closes, horizon):
+    def broken(closes, horizon, adjustment=None):
         raise RuntimeError("secret internals")
 
     app.extensions["predictor"].forecast = broken

@@ -3,9 +3,19 @@ import numpy as np
 import pytest
 
 from app import intervals
-from app.forecasting import (ForecastInputError, Standardiser, forecast_log_returns, log_returns, min_history,
-                             origin_windows, realised_log_returns, recursive_forecast, supervised_pairs,
-                             trailing_volatility, validate_closes)
+from app.forecasting import (
+    ForecastInputError,
+    Standardiser,
+    forecast_log_returns,
+    log_returns,
+    min_history,
+    origin_windows,
+    realised_log_returns,
+    recursive_forecast,
+    supervised_pairs,
+    trailing_volatility,
+    validate_closes,
+)
 from app.lstm_numpy import NumpyLSTM, UnsupportedModel
 
 RNG = np.random.default_rng(0)
@@ -133,22 +143,24 @@ def test_conformal_quantiles_skip_unknown_errors_and_need_two():
         intervals.conformal_quantiles(errors)
 
 
-def test_bounds_nest_and_widen_with_horizon_and_volatility():
-    quantiles = {"80": {"lower": [-1.3] * 5, "upper": [1.3] * 5}, "95": {"lower": [-2.0] * 5, "upper": [2.0] * 5}}
+def test_bounds_nest_and_widen_with_the_spread():
     predicted = np.full(5, 0.001).cumsum()
-    lo80, hi80 = intervals.bounds(100.0, predicted, 0.01, quantiles, 0.80)
-    lo95, hi95 = intervals.bounds(100.0, predicted, 0.01, quantiles, 0.95)
+    spread = 0.01 * np.sqrt(np.arange(1, 6))
+    lo80, hi80 = intervals.bounds(100.0, predicted, spread, np.full(5, 1.3))
+    lo95, hi95 = intervals.bounds(100.0, predicted, spread, np.full(5, 2.0))
     assert np.all(lo95 < lo80) and np.all(lo80 < 100 * np.exp(predicted)) and np.all(hi80 < hi95)
     assert np.all(np.diff(hi95 - lo95) > 0)
-    wide_lo, wide_hi = intervals.bounds(100.0, predicted, 0.03, quantiles, 0.80)
+    wide_lo, wide_hi = intervals.bounds(100.0, predicted, 3 * spread, np.full(5, 1.3))
     assert np.all(wide_hi - wide_lo > hi80 - lo80)
+    np.testing.assert_allclose(np.log(hi80 / 100.0) - predicted, 1.3 * spread)
 
 
 def test_coverage_counts_only_known_actuals():
-    quantiles = {"80": {"lower": [-1.0, -1.0], "upper": [1.0, 1.0]}}
-    actual = np.array([[0.005, np.nan], [0.02, 0.0], [-0.001, 0.03]])
-    cov = intervals.coverage(actual, np.zeros((3, 2)), np.full(3, 0.01), quantiles, 0.80)
-    np.testing.assert_allclose(cov, [2 / 3, 0.5])
+    errors = intervals.normalised_errors(np.array([[0.005, np.nan], [0.02, 0.0], [-0.001, 0.03]]),
+                                         np.zeros((3, 2)), np.full((3, 2), 0.01))
+    np.testing.assert_allclose(intervals.coverage(errors, np.array([1.0, 1.0])), [2 / 3, 0.5])
+    np.testing.assert_allclose(intervals.coverage(errors, np.array([1.0, 1.0]), np.array([False, True, True])),
+                               [0.5, 0.5])
 
 
 def test_numpy_lstm_matches_a_textbook_lstm():

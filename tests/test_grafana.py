@@ -208,7 +208,7 @@ def _model_panel(word):
     return panel
 
 
-def test_mape_panel_draws_the_alert_threshold_dashed_next_to_naive():
+def test_mape_panel_draws_the_quality_band_dashed_next_to_naive():
     from app.config import settings_from_env
 
     threshold = settings_from_env({})["MAPE_ALERT_THRESHOLD"]
@@ -219,9 +219,21 @@ def test_mape_panel_draws_the_alert_threshold_dashed_next_to_naive():
     assert defaults["unit"] == "percent"
     assert all("{{forecaster}}" in t["legendFormat"] for t in panel["targets"]), "LSTM and naive side by side"
     alerts = [rule for path in (REPO / "prometheus" / "rules").glob("*.yml")
-              for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]
-              if rule.get("alert") == "ModelMapeAboveThreshold"]
-    assert alerts and f"> {threshold:g}" in alerts[0]["expr"]
+              for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "alert" in rule]
+    assert not [a for a in alerts if "mape" in a["expr"]], "the MAPE band no longer pages"
+
+
+def test_coverage_panel_shows_each_level_and_bucket_beside_the_nominal_lines():
+    from app.thresholds import COVERAGE_80_HIGH, COVERAGE_80_LOW
+
+    panel = _model_panel("Interval coverage by horizon")
+    exprs = [t["expr"] for t in panel["targets"]]
+    assert "job_level_bucket:model_interval_coverage:7d" in exprs[0]
+    legend = panel["targets"][0]["legendFormat"]
+    assert "{{level}}" in legend and "{{horizon_bucket}}" in legend
+    assert {"vector(0.80)", "vector(0.95)"} <= set(exprs)
+    steps = [step["value"] for step in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+    assert COVERAGE_80_LOW in steps and COVERAGE_80_HIGH in steps
 
 
 def test_model_dashboard_shows_validated_and_pending_forecasts():

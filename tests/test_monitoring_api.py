@@ -21,10 +21,10 @@ class StubPredictor:
 
     min_history, max_horizon, version, card = 30, 30, "stub-1", {"version": "stub-1"}
 
-    def forecast(self, closes, horizon):
+    def forecast(self, closes, horizon, adjustment=None):
         close = closes[-1] * (1 + 0.001 * np.arange(1, horizon + 1))
         return SimpleNamespace(close=close, lower_80=close * 0.98, upper_80=close * 1.02,
-                               lower_95=close * 0.96, upper_95=close * 1.04)
+                               lower_95=close * 0.96, upper_95=close * 1.04, drift=np.full(horizon, closes[-1]))
 
     def one_step_backtest(self, closes, n):
         return closes[-n - 1:-1] * 1.001, closes[-n:]

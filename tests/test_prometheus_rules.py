@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS_DIR = ROOT / "prometheus"
 RULE_FILES = sorted(PROMETHEUS_DIR.glob("rules/*.yml"))
 TEST_FILES = sorted(PROMETHEUS_DIR.glob("tests/*.yml"))
-REQUIRED_ALERTS = {"ApiDown", "High5xxRatio", "HighP95Latency", "HighInferenceP95", "ModelMapeAboveThreshold",
-                   "ForecastsNotValidatedRecently"}
+REQUIRED_ALERTS = {"ApiDown", "High5xxRatio", "HighP95Latency", "HighInferenceP95", "ModelWorseThanNaive",
+                   "IntervalCoverageOutOfBand", "ForecastsNotValidatedRecently"}
 
 
 def promtool():

@@ -34,9 +34,17 @@ def test_tiny_run_writes_a_loadable_artifact_with_its_card(artifact):
     assert {"mae", "rmse", "mape"} <= set(ev["lstm"]) and {"mae", "rmse", "mape"} <= set(ev["naive"])
     assert ev["rmae"] == pytest.approx(ev["lstm"]["mae"] / ev["naive"]["mae"])
     assert ev["beats_naive"] == (ev["rmae"] < 1) and "naive" in ev["verdict"]
+    assert [row["horizon"] for row in ev["by_horizon"]] == [1, 5, 10, 20, 30]
     for level in ("80", "95"):
-        assert 0 <= ev["interval_coverage"][level]["by_horizon"]["1"] <= 1
+        assert 0 <= ev["by_horizon"][0][level]["coverage"] <= 100
         assert len(card["intervals"]["quantiles"][level]["upper"]) == 30
+    for baseline in ("naive", "drift"):
+        assert ev["by_horizon"][0][baseline]["verdict"] in {"better", "worse", "tie"}
+    assert any("drift" in line for line in ev["skill"]) and any("naive" in line for line in ev["skill"])
+    garch = card["intervals"]["garch"]
+    assert 0 < garch["alpha"] + garch["beta"] < 1 and card["intervals"]["garch_selection"]["persistence_gap_points"]
+    training = card["training"]
+    assert len(training["loss_curve"]) == len(training["val_loss_curve"]) == training["epochs_run"]
     assert card["hyperparameters"]["seed"] == TINY["seed"] and "tensorflow" in card["libraries"]
     assert card["training"]["epochs_run"] <= TINY["epochs"]
     assert predictor.forecast(pd.read_csv(tiny_csv(artifact.parent, name="check.csv"))["Close"], 30).close.size == 30

@@ -6,11 +6,13 @@ import math
 
 from sqlalchemy import case, func, select
 
+from app.monitoring import interval_report
 from app.monitoring.registry import ForecastRegistry, as_date
 from app.monitoring.storage import VALIDATED_ONLY, forecasts
 from app.monitoring.tickers import UNKNOWN_TICKER
+from app.thresholds import QUALITY_WINDOW_DAYS
 
-DEFAULT_THRESHOLD_MAPE = 5.0  # percent; seed 000's degradation threshold, also the Prometheus alert's
+DEFAULT_THRESHOLD_MAPE = 5.0  # percent; the quality band users know (shown, no longer paging: see naive_alarm)
 DEFAULT_WINDOW_DAYS = 7
 HISTORY_DAYS = 30
 RECENT_LIMITS = (5, 50)
@@ -44,6 +46,7 @@ def _sum_columns():
         func.max(c.naive_ape).label("naive_max_ape"),
         # The model's errors on the rows that have a naive forecast, so rMAE compares like with like.
         func.sum(case((_HAS_NAIVE, c.abs_error), else_=0.0)).label("sum_abs_with_naive"),
+        *interval_report.sum_columns(),
     ]
 
 
@@ -75,6 +78,7 @@ def _combine(groups) -> dict:
         "min_abs_error": extreme(min, "min_abs_error"), "max_abs_error": extreme(max, "max_abs_error"),
         "mean_predicted": total("sum_predicted") / n, "mean_actual": total("sum_actual") / n,
         "naive": naive, "rmae": rmae, "beats_naive": None if rmae is None else rmae < 1.0,
+        **interval_report.combine(total),
     }
 
 
@@ -188,6 +192,9 @@ def performance_report(registry: ForecastRegistry, *, status: str = "all", limit
         "degradation": degradation(registry, ticker, today, threshold, window_days),
         "history": daily_history(registry, ticker, today - dt.timedelta(days=HISTORY_DAYS), today),
         "by_horizon": horizons,
+        "coverage": interval_report.coverage_by_bucket(horizons),
+        "naive_alarm": interval_report.naive_alarm(error_summary(
+            registry, ticker, today - dt.timedelta(days=QUALITY_WINDOW_DAYS), today - dt.timedelta(days=1)), today),
         "recent": {"status": status, "limit": limit,
                    "forecasts": recent_forecasts(registry, status, limit, ticker)},
     }
@@ -217,14 +224,16 @@ def _filters(ticker, since, until) -> list:
 def _shape_empty() -> dict:
     return {"n": 0, "mae": None, "mape": None, "rmse": None, "min_ape": None, "max_ape": None,
             "mean_predicted": None, "mean_actual": None, "naive": None, "rmae": None, "beats_naive": None,
-            "min_abs_error": None, "max_abs_error": None}
+            "min_abs_error": None, "max_abs_error": None, **interval_report.empty()}
 
 
 def _flat(block: dict) -> dict:
     """An error block with the naive part reduced to its MAE/MAPE (for tables and charts)."""
     naive = block.get("naive") or {}
-    flat = {k: v for k, v in block.items() if k not in ("naive", "mean_predicted", "mean_actual", "beats_naive")}
-    flat.update(naive_mae=naive.get("mae"), naive_mape=naive.get("mape"), naive_rmse=naive.get("rmse"))
+    flat = {k: v for k, v in block.items()
+            if k not in ("naive", "mean_predicted", "mean_actual", "beats_naive", "drift", "coverage")}
+    flat.update(naive_mae=naive.get("mae"), naive_mape=naive.get("mape"), naive_rmse=naive.get("rmse"),
+                **interval_report.flat(block))
     return flat
 
 

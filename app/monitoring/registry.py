@@ -139,7 +139,8 @@ class ForecastRegistry:
                 "horizon_step": int(row.get("horizon_step", step)), "predicted": float(row["close"]),
                 "lower_80": _opt_float(row.get("lower_80")), "upper_80": _opt_float(row.get("upper_80")),
                 "lower_95": _opt_float(row.get("lower_95")), "upper_95": _opt_float(row.get("upper_95")),
-                "last_close": naive, "model_version": str(model_version), "request_id": request_id,
+                "last_close": naive, "drift": _opt_float(row.get("drift")),
+                "model_version": str(model_version), "request_id": request_id,
                 "input_hash": input_hash, "created_at": now, "status": "pending",
             })
         if not rows:
@@ -174,6 +175,7 @@ class ForecastRegistry:
             for r in results:
                 values = {k: r[k] for k in ("actual", "actual_date", "abs_error", "ape",
                                             "naive_abs_error", "naive_ape")}
+                values.update({k: r.get(k) for k in ("drift_abs_error", "drift_ape", "inside_80", "inside_95")})
                 stmt = (update(forecasts)
                         .where(forecasts.c.id == r["id"], forecasts.c.status == "pending")
                         .values(status="validated", validated_at=now, **values))

@@ -45,6 +45,7 @@ forecasts = Table(
     Column("lower_95", Float),
     Column("upper_95", Float),
     Column("last_close", Float),  # the naive (persistence) forecast; NULL when a client did not send it
+    Column("drift", Float),  # the drift baseline's forecast of this close; NULL when the client did not send it
     Column("model_version", String(64), nullable=False),
     Column("request_id", String(64)),
     Column("input_hash", String(64), nullable=False),
@@ -56,6 +57,11 @@ forecasts = Table(
     Column("ape", Float),  # absolute percentage error, in percent
     Column("naive_abs_error", Float),
     Column("naive_ape", Float),
+    Column("drift_abs_error", Float),
+    Column("drift_ape", Float),
+    # 1 when the realised close fell inside the forecast's 80% (95%) interval, 0 outside, NULL without bounds.
+    Column("inside_80", Integer),
+    Column("inside_95", Integer),
     Column("validated_at", DateTime(timezone=True)),
     # One row per forecast, however often the same request is repeated.
     # input_hash first: the rows of one request are neighbours in the index, so a 30-day forecast dirties
@@ -72,7 +78,8 @@ forecasts = Table(
 VALIDATED_ONLY = forecasts.c.status == literal_column("'validated'")
 Index("ix_forecasts_validated_errors", forecasts.c.status, forecasts.c.ticker, forecasts.c.horizon_step,
       forecasts.c.target_date, forecasts.c.abs_error, forecasts.c.ape, forecasts.c.naive_abs_error,
-      forecasts.c.naive_ape, forecasts.c.predicted, forecasts.c.actual,
+      forecasts.c.naive_ape, forecasts.c.predicted, forecasts.c.actual, forecasts.c.drift_abs_error,
+      forecasts.c.drift_ape, forecasts.c.inside_80, forecasts.c.inside_95,
       sqlite_where=VALIDATED_ONLY, postgresql_where=VALIDATED_ONLY)
 
 actuals = Table(

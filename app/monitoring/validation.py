@@ -130,16 +130,28 @@ def _match_closes(rows: list[dict], closes: pd.Series, today: dt.date) -> tuple[
 
 
 def _errors(row: dict, actual: float, actual_date: dt.date) -> dict:
-    """Error fields of one forecast against its realised close."""
+    """Error fields of one forecast against its realised close: the model's, the naive's and the drift's
+    errors, and whether the close fell inside the 80% and 95% intervals."""
     abs_error = abs(row["predicted"] - actual)
-    naive = row.get("last_close")
+    naive, drift = row.get("last_close"), row.get("drift")
     naive_abs = None if naive is None else abs(naive - actual)
+    drift_abs = None if drift is None else abs(drift - actual)
     return {
-        "id": row["id"], "predicted": row["predicted"], "last_close": naive,
-        "actual": actual, "actual_date": actual_date,
+        "id": row["id"], "predicted": row["predicted"], "last_close": naive, "drift": drift,
+        "horizon_step": row.get("horizon_step"), "actual": actual, "actual_date": actual_date,
         "abs_error": abs_error, "ape": 100.0 * abs_error / actual,
         "naive_abs_error": naive_abs, "naive_ape": None if naive_abs is None else 100.0 * naive_abs / actual,
+        "drift_abs_error": drift_abs, "drift_ape": None if drift_abs is None else 100.0 * drift_abs / actual,
+        "inside_80": _inside(row.get("lower_80"), row.get("upper_80"), actual),
+        "inside_95": _inside(row.get("lower_95"), row.get("upper_95"), actual),
     }
+
+
+def _inside(lower, upper, actual: float) -> int | None:
+    """1 when lower <= actual <= upper, 0 outside, None when the forecast has no such interval."""
+    if lower is None or upper is None:
+        return None
+    return int(lower <= actual <= upper)
 
 
 def _update_metrics(validated: list[dict], pending_total: int) -> None:
@@ -150,5 +162,8 @@ def _update_metrics(validated: list[dict], pending_total: int) -> None:
         # No last_close (a forecast registered from elsewhere without it) -> NaN: metrics skips such rows,
         # so the lstm and naive series always cover the same forecasts.
         metrics.record_errors("validated", [u["predicted"] for u in validated], [u["actual"] for u in validated],
-                              [math.nan if u["last_close"] is None else u["last_close"] for u in validated])
+                              [math.nan if u["last_close"] is None else u["last_close"] for u in validated],
+                              [math.nan if u["drift"] is None else u["drift"] for u in validated])
+        metrics.record_coverage([u["horizon_step"] for u in validated],
+                                {level: [u[f"inside_{level}"] for u in validated] for level in ("80", "95")})
     metrics.record_validation(len(validated), pending_total, time.time())
