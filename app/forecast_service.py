@@ -12,6 +12,7 @@ from app.errors import InvalidInput
 from app.monitoring import get_registry
 from app.monitoring.registry import input_fingerprint
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
+from app.trading_days import next_sessions
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,6 @@ def parse_horizon(value, max_horizon):
         raise InvalidInput("bad_horizon", f"horizon must be a whole number of trading days from 1 to "
                                           f"{max_horizon}, got {text[:20]!r}")
     return int(text)
-
-
-def next_trading_days(last_date, horizon):
-    """The `horizon` weekdays after `last_date` (weekends skipped; exchange holidays are not known)."""
-    return pd.bdate_range(last_date + pd.Timedelta(days=1), periods=horizon)
 
 
 def fetch_history_csv(ticker, days):
@@ -84,9 +80,9 @@ def run_forecast(app, req, history_days=0):
     _record_backtest_errors(app, predictor, closes)
 
     last_date = frame.index[-1]
-    dates = next_trading_days(last_date, horizon)
+    dates, calendar = next_sessions(ticker, last_date.date(), horizon)
     rows = [
-        {"date": day.date().isoformat(), "close": float(forecast.close[i]),
+        {"date": day.isoformat(), "close": float(forecast.close[i]),
          "lower_80": float(forecast.lower_80[i]), "upper_80": float(forecast.upper_80[i]),
          "lower_95": float(forecast.lower_95[i]), "upper_95": float(forecast.upper_95[i])}
         for i, day in enumerate(dates)
@@ -101,6 +97,7 @@ def run_forecast(app, req, history_days=0):
         "horizon": horizon,
         "predictions": rows,
         "predicted_close": rows[0]["close"],
+        "calendar": calendar,
         "model_version": predictor.version,
         "request_id": req.request_id,
         "registered": registered,

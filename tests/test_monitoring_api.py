@@ -169,17 +169,26 @@ def test_register_rejects_bad_input_clearly(mon_client, body, status, fragment):
 # --- validation over HTTP -------------------------------------------------------------------------------
 
 def test_validate_endpoint_uses_uploaded_closes_and_the_next_trading_day(mon_client):
-    target = weekday_before(5)  # its next session is at least two days ago, within the default 7 days back
+    target, next_day = dt.date(2024, 7, 4), dt.date(2024, 7, 5)  # Independence Day: no NYSE session
     mon_client.post("/monitoring/register", json={"ticker": "MSFT", "target_date": target.isoformat(),
                                                   "prediction_value": 102.0, "last_close": 100.0})
-    # No close on the target day itself (think holiday): the next session's close counts.
-    next_day = target + dt.timedelta(days=1 if target.weekday() < 4 else 3)
+    # No close on the target day itself (a holiday): the next session's close counts.
     mon_client.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{next_day},104\n",
                     content_type="text/csv")
-    body = mon_client.post("/monitoring/validate").get_json()
+    body = mon_client.post("/monitoring/validate?days_back=36500").get_json()
     assert body["validated"] == 1 and "validated 1 of 1" in body["summary"]
     recent = mon_client.get("/monitoring/performance").get_json()["recent"]["forecasts"][0]
     assert (recent["actual"], recent["actual_date"], recent["status"]) == (104.0, next_day.isoformat(), "validated")
+    assert recent["horizon_step"] == 1  # made from the close of 3 July, the session before
+
+
+def test_a_later_close_does_not_stand_in_for_a_missing_session(mon_client):
+    # 5 July 2024 was a NYSE session: without its close, the 8 July close must not validate the forecast.
+    mon_client.post("/monitoring/register", json={"ticker": "MSFT", "target_date": "2024-07-05",
+                                                  "prediction_value": 102.0, "last_close": 100.0})
+    mon_client.post("/monitoring/actuals?ticker=MSFT", data="Date,Close\n2024-07-08,104\n", content_type="text/csv")
+    body = mon_client.post("/monitoring/validate?days_back=36500").get_json()
+    assert body["validated"] == 0 and body["still_pending"] == 1
 
 
 def test_yfinance_failure_is_reported_not_raised(mon_client):
@@ -367,10 +376,9 @@ def _gauge(client, name):
 def test_a_restarted_app_publishes_when_forecasts_were_last_validated(tmp_path):
     first = build_app(tmp_path).test_client()
     target = weekday_before(5)
-    next_day = target + dt.timedelta(days=1 if target.weekday() < 4 else 3)
     first.post("/monitoring/register", json={"ticker": "MSFT", "target_date": target.isoformat(),
                                              "prediction_value": 102.0, "last_close": 100.0})
-    first.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{next_day},104\n", content_type="text/csv")
+    first.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{target},104\n", content_type="text/csv")
     before = dt.datetime.now(dt.timezone.utc).timestamp()
     assert first.post("/monitoring/validate").get_json()["validated"] == 1
     restarted = build_app(tmp_path).test_client()  # a new process reads the same registry

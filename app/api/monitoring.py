@@ -9,7 +9,6 @@ import json
 import logging
 import uuid
 
-import numpy as np
 from flask import Blueprint, current_app, g, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,11 +18,12 @@ from app.csv_input import parse_price_csv
 from app.errors import InvalidInput, error_response
 from app.monitoring import get_registry
 from app.monitoring.charts import Series, time_chart_svg
-from app.monitoring.fields import iso_date, positive_number, previous_weekday, short_label, whole_number
+from app.monitoring.fields import iso_date, positive_number, short_label, whole_number
 from app.monitoring.performance import HISTORY_DAYS, RECENT_LIMITS, RECENT_STATUSES, performance_report
 from app.monitoring.prices import default_price_source
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
 from app.monitoring.validation import MAX_DAYS_BACK, validate_pending_forecasts
+from app.trading_days import previous_session, sessions_between
 
 log = logging.getLogger(__name__)
 monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
@@ -89,7 +89,7 @@ def register():
     predicted = positive_number(body, "prediction_value", required=True)
     last_close = positive_number(body, "last_close", required=False)
     target = iso_date(body, "target_date", required=True)
-    made_at = iso_date(body, "made_at", required=False) or previous_weekday(target)
+    made_at = iso_date(body, "made_at", required=False) or previous_session(ticker, target)
     if not made_at < target <= made_at + dt.timedelta(days=MAX_HORIZON_DAYS):
         raise InvalidInput("bad_made_at", f"target_date ({target}) must be after made_at ({made_at}) and at most "
                                           f"{MAX_HORIZON_DAYS} days later")
@@ -97,7 +97,7 @@ def register():
     request_id = short_label(body, "request_id", g.get("request_id") or uuid.uuid4().hex)
     # The identity excludes request_id: a retried registration is the same forecast.
     fingerprint = json.dumps([ticker, made_at.isoformat(), target.isoformat(), predicted, last_close, model_version])
-    row = {"date": target, "close": predicted, "horizon_step": max(int(np.busday_count(made_at, target)), 1)}
+    row = {"date": target, "close": predicted, "horizon_step": max(sessions_between(ticker, made_at, target), 1)}
     registered = _registry().register_forecasts(
         ticker=ticker, made_at=made_at, last_close=last_close, forecast_rows=[row],
         model_version=model_version, request_id=request_id,

@@ -5,8 +5,6 @@ import datetime as dt
 import math
 import re
 
-import pandas as pd
-
 from app.csv_dates import EARLIEST_DATE, LATEST_DATE
 from app.errors import InvalidInput
 
@@ -71,7 +69,3 @@ def short_label(body: dict, name: str, default: str) -> str:
         raise InvalidInput(f"bad_{name}", f"field {name!r} must be 1 to 64 characters among A-Z a-z 0-9 . _ : -")
     return text
 
-
-def previous_weekday(day: dt.date) -> dt.date:
-    """The weekday before day (the default made_at of an externally registered forecast)."""
-    return (pd.Timestamp(day) - pd.offsets.BDay(1)).date()
