@@ -11,6 +11,7 @@ from app.csv_input import parse_price_csv, require_rows
 from app.errors import InvalidInput
 from app.monitoring import get_registry
 from app.monitoring.registry import input_fingerprint
+from app.monitoring.stored import RECENT_CLOSES
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
 from app.trading_days import next_sessions
 
@@ -133,7 +134,7 @@ def _register(app, ticker, frame, rows, model_version, request_id, input_hash):
             ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
             forecast_rows=rows, model_version=model_version, request_id=request_id,
             input_hash=input_hash)
-        registry.record_actuals(ticker, frame["close"].iloc[-30:])
+        registry.record_actuals(ticker, frame["close"].iloc[-RECENT_CLOSES:])
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
         log.exception("forecast registry write failed (request_id=%s)", request_id)
         return False
