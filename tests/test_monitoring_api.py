@@ -277,9 +277,10 @@ def test_page_shows_every_section(mon_app, mon_client):
     page = mon_client.get("/monitoring?status=validated&limit=5")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    for fragment in ('id="summary"', 'id="card-mape">6.00%', 'id="chart-mape"', 'class="threshold"',
+    for fragment in ('id="summary"', 'id="card-mape">6.00%', 'id="chart-mape"', "threshold 5%",
                      'id="chart-errors"', 'id="recent"', '<option value="validated" selected>', 'id="validate-form"',
-                     "How monitoring works", "monitoring.js", "Degraded:", 'id="per-ticker"'):
+                     "How monitoring works", "monitoring.js", "<strong>Degraded</strong>", 'id="per-ticker"',
+                     f"Target dates <strong>{day} to {day}</strong>"):
         assert fragment in html, fragment
     assert "<script>" not in html  # no inline script; the only script is the static file
 
@@ -361,7 +362,7 @@ def test_validate_now_button_in_a_browser(tmp_path):
             page.fill("#validate-form input[name=token]", TOKEN)
             page.click("#validate-form button")
             page.wait_for_selector("#validate-result.ok")
-            assert page.inner_text("#validate-result").startswith("validated 1 of 1")
+            assert page.inner_text("#validate-result").startswith("Validated 1 of 1")
             page.wait_for_function("document.getElementById('card-validated').textContent === '1'")  # reloaded
             browser.close()
     finally:

@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 def register_blueprints(app):
     """Attach every blueprint, the request id and the JSON error handlers."""
+    from app.api import monitoring_page  # noqa: F401 - adds the page's route to monitoring_bp
     from app.api.assets import assets_bp
     from app.api.health import health_bp
     from app.api.monitoring import monitoring_bp
