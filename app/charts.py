@@ -34,13 +34,13 @@ def _layout(y_title: str, y_suffix: str = "", weekends: bool = True) -> dict:
 
 
 def _band(level: str, dates: list, lower: list, upper: list, opacity: float) -> list[dict]:
-    """An interval as two lines, the lower one filled up to the upper one; both values show on hover."""
-    common = {"x": dates, "mode": "lines", "line": {"width": 0}, "legendgroup": level,
-              "hovertemplate": f"%{{y:{PRICE_FORMAT}}}"}
+    """A range as two lines, the lower one filled up to the upper one; hover shows both bounds by name."""
+    common = {"x": dates, "mode": "lines", "line": {"width": 0}, "legendgroup": level, "name": level}
     return [
-        {**common, "y": upper, "name": f"{level} upper", "showlegend": False},
-        {**common, "y": lower, "name": f"{level} lower", "fill": "tonexty",
-         "fillcolor": f"rgba({BAND_COLOUR}, {opacity})", "showlegend": True},
+        {**common, "y": upper, "showlegend": False,
+         "hovertemplate": f"{level}: high %{{y:{PRICE_FORMAT}}}<extra></extra>"},
+        {**common, "y": lower, "fill": "tonexty", "fillcolor": f"rgba({BAND_COLOUR}, {opacity})",
+         "hovertemplate": f"{level}: low %{{y:{PRICE_FORMAT}}}<extra></extra>"},
     ]
 
 
@@ -53,8 +53,8 @@ def forecast_figure(history_dates: list[str], history_closes: list[float], predi
         return [last_close] + [p[key] for p in predictions]
 
     data = [
-        *_band("95% interval", dates, series("lower_95"), series("upper_95"), 0.15),
-        *_band("80% interval", dates, series("lower_80"), series("upper_80"), 0.3),
+        *_band("95% range", dates, series("lower_95"), series("upper_95"), 0.15),
+        *_band("80% range", dates, series("lower_80"), series("upper_80"), 0.3),
         {"x": history_dates, "y": history_closes, "name": "Close", "mode": "lines",
          "line": {"color": HISTORY_COLOUR, "width": 2}, "hovertemplate": f"%{{y:{PRICE_FORMAT}}}"},
         {"x": dates, "y": series("close"), "name": "Forecast", "mode": "lines+markers",

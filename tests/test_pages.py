@@ -29,7 +29,7 @@ def test_the_form_redirects_to_the_forecasts_own_page(client, csv_bytes):
     html = first.get_data(as_text=True)
     figure = figure_of(html, "forecast-chart")
     names = [trace["name"] for trace in figure["data"]]
-    assert names == ["95% interval upper", "95% interval lower", "80% interval upper", "80% interval lower",
+    assert names == ["95% range", "95% range", "80% range", "80% range",
                      "Close", "Forecast"]
     assert len(figure["data"][4]["x"]) == 30 and len(figure["data"][5]["x"]) == 6  # last close + 5 days
     assert figure["layout"]["font"]["size"] >= 10 and figure["layout"]["hovermode"] == "x unified"
