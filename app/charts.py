@@ -6,11 +6,13 @@ the Python plotly package out of the workers' memory.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 FONT_PX = 12  # chart text keeps this size on a phone: plotly.js sizes text in CSS pixels, not with the chart
 HISTORY_COLOUR, FORECAST_COLOUR, BAND_COLOUR = "#222222", "#d62728", "31, 119, 180"
 PRICE_FORMAT = ",.2f"
+MAX_JOINED_GAP_DAYS = 7  # a long weekend with a holiday; longer gaps in a monitoring line are left open
 
 
 def _layout(y_title: str, y_suffix: str = "", weekends: bool = True) -> dict:
@@ -84,7 +86,7 @@ def time_figure(series: list[Series], y_title: str, unit: str = "", threshold: f
     """Lines over target dates (markers show the days with data), with an optional dashed threshold."""
     data = []
     for s in series:
-        known = [(day, value) for day, value in s.points if value is not None]
+        known = _break_long_gaps([(day, value) for day, value in s.points if value is not None])
         data.append({"x": [d for d, _ in known], "y": [v for _, v in known], "name": s.label,
                      "mode": "lines+markers", "marker": {"size": 5},
                      "line": {"color": s.colour, "width": 2, "dash": "dash" if s.dashed else "solid"},
@@ -98,6 +100,17 @@ def time_figure(series: list[Series], y_title: str, unit: str = "", threshold: f
                          "name": f"threshold {threshold:g}{unit}", "mode": "lines", "hoverinfo": "skip",
                          "line": {"color": FORECAST_COLOUR, "dash": "dot", "width": 1.5}})
     return {"data": data, "layout": layout}
+
+
+def _break_long_gaps(points: list) -> list:
+    """Insert a gap (None) between days more than MAX_JOINED_GAP_DAYS apart: a line across months without
+    forecasts would suggest values that were never measured."""
+    out = []
+    for day, value in points:
+        if out and (dt.date.fromisoformat(day) - dt.date.fromisoformat(out[-1][0])).days > MAX_JOINED_GAP_DAYS:
+            out.append((day, None))
+        out.append((day, value))
+    return out
 
 
 def has_points(figure: dict) -> bool:
