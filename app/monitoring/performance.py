@@ -189,7 +189,7 @@ def performance_report(registry: ForecastRegistry, *, status: str = "all", limit
         history_from, window_end = since, until + dt.timedelta(days=1)
     overall, horizons, tickers = all_time_errors(registry, ticker, since, until)
     report = {
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "today": today.isoformat(),
         "ticker": ticker,
         "period": None if period is None else {"from": since.isoformat(), "to": until.isoformat()},
