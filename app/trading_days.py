@@ -76,6 +76,14 @@ def _calendar(name: str):
     return None
 
 
+def warm_in_background() -> threading.Thread:
+    """Build the default calendar in a daemon thread, so a worker's first forecast does not wait ~0.5 s for it
+    while start-up and readiness do not either."""
+    thread = threading.Thread(target=_calendar, args=(DEFAULT_CALENDAR,), name="calendar-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def _calendar_covering(ticker: str | None, first: dt.date, last: dt.date):
     """(calendar or None, name): the ticker's calendar when it knows every session from first to last."""
     name = calendar_name_for(ticker)
