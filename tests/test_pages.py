@@ -111,3 +111,14 @@ def test_favicon_and_plotly_are_served_by_the_app(client):
     assert b"plotly.js" in plotly.data[:400] and len(plotly.data) > 1_000_000
     html = client.get("/").get_data(as_text=True)
     assert 'rel="icon" href="/favicon.ico"' in html and "cdn" not in html.lower()
+
+
+def test_without_the_registry_the_forecast_is_shown_once_and_says_so(app, client, csv_bytes):
+    import time
+
+    app.extensions["forecast_registry"].dispose()
+    app.extensions.update(forecast_registry=None, registry_error="locked", registry_opened_at=time.monotonic())
+    response = post_form(client, csv_bytes(), horizon="3")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="not-registered"' in html
+    assert html.count('<tr><td class="date">') == 3 and len(figure_of(html, "forecast-chart")["data"][4]["x"]) == 30
