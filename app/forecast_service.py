@@ -14,7 +14,9 @@ from app.errors import InvalidInput
 from app.monitoring import get_registry
 from app.monitoring.interval_adjustment import current_adjustment
 from app.monitoring.registry import input_fingerprint
+from app.monitoring.stored import RECENT_CLOSES
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
+from app.trading_days import next_sessions
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,6 @@ def parse_horizon(value, max_horizon):
         raise InvalidInput("bad_horizon", f"horizon must be a whole number of trading days from 1 to "
                                           f"{max_horizon}, got {text[:20]!r}")
     return int(text)
-
-
-def next_trading_days(last_date, horizon):
-    """The `horizon` weekdays after `last_date` (weekends skipped; exchange holidays are not known)."""
-    return pd.bdate_range(last_date + pd.Timedelta(days=1), periods=horizon)
 
 
 def fetch_history_csv(ticker, days):
@@ -88,9 +85,9 @@ def run_forecast(app, req, history_days=0):
     _record_backtest_errors(app, predictor, closes)
 
     last_date = frame.index[-1]
-    dates = next_trading_days(last_date, horizon)
+    dates, calendar = next_sessions(ticker, last_date.date(), horizon)
     rows = [
-        {"date": day.date().isoformat(), "close": float(forecast.close[i]),
+        {"date": day.isoformat(), "close": float(forecast.close[i]),
          "lower_80": float(forecast.lower_80[i]), "upper_80": float(forecast.upper_80[i]),
          "lower_95": float(forecast.lower_95[i]), "upper_95": float(forecast.upper_95[i])}
         for i, day in enumerate(dates)
@@ -107,6 +104,7 @@ def run_forecast(app, req, history_days=0):
         "horizon": horizon,
         "predictions": rows,
         "predicted_close": rows[0]["close"],
+        "calendar": calendar,
         "model_version": predictor.version,
         "request_id": req.request_id,
         "registered": registered,
@@ -144,7 +142,7 @@ def _register(app, ticker, frame, rows, model_version, request_id, input_hash):
             ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
             forecast_rows=rows, model_version=model_version, request_id=request_id,
             input_hash=input_hash)
-        registry.record_actuals(ticker, frame["close"].iloc[-30:])
+        registry.record_actuals(ticker, frame["close"].iloc[-RECENT_CLOSES:])
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
         log.exception("forecast registry write failed (request_id=%s)", request_id)
         return False

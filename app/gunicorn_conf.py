@@ -24,6 +24,14 @@ control_socket_disable = True
 # Each worker loads the model itself at start-up (never per request); nothing is shared before fork.
 preload_app = False
 
+
+def post_worker_init(worker):
+    """Build the exchange calendar most forecasts use while the worker already answers (app/trading_days.py)."""
+    from app.trading_days import warm_in_background
+
+    warm_in_background()
+
+
 # --- Prometheus multiprocess metrics (owner: metrics; helpers in app/metrics_multiprocess.py) ----------------
 # Every worker writes its metrics to files in PROMETHEUS_MULTIPROC_DIR and /metrics merges them, so a scrape
 # counts the requests of all workers. The master sets the variable (a temporary directory when unset) and

@@ -144,9 +144,12 @@ def test_unexpected_failure_is_a_json_500_with_request_id_and_no_traceback(app, 
 def test_page_shows_the_forecast_and_its_chart(client, csv_bytes):
     response = client.post("/", data={"file": (io.BytesIO(csv_bytes()), "GSPC_data.csv"), "horizon": "5"},
                            content_type="multipart/form-data")
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert 'id="forecast-chart"' in html and html.count("<tr>") == 6
+    assert response.status_code == 303 and response.location.startswith("/forecasts/")
+    page = client.get(response.location)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="forecast-chart"' in html and html.count("<tr><td") == 5
+    assert "2019-01-02" in html and "2019-01-01" not in html  # the file ends 2018-12-31; New Year's Day is no session
 
 
 def test_page_escapes_what_it_echoes(client, csv_bytes):

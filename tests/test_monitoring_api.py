@@ -205,17 +205,26 @@ def test_register_rejects_bad_input_clearly(mon_client, body, status, fragment):
 # --- validation over HTTP -------------------------------------------------------------------------------
 
 def test_validate_endpoint_uses_uploaded_closes_and_the_next_trading_day(mon_client):
-    target = weekday_before(5)  # its next session is at least two days ago, within the default 7 days back
+    target, next_day = dt.date(2024, 7, 4), dt.date(2024, 7, 5)  # Independence Day: no NYSE session
     mon_client.post("/monitoring/register", json={"ticker": "MSFT", "target_date": target.isoformat(),
                                                   "prediction_value": 102.0, "last_close": 100.0})
-    # No close on the target day itself (think holiday): the next session's close counts.
-    next_day = target + dt.timedelta(days=1 if target.weekday() < 4 else 3)
+    # No close on the target day itself (a holiday): the next session's close counts.
     mon_client.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{next_day},104\n",
                     content_type="text/csv")
-    body = mon_client.post("/monitoring/validate").get_json()
+    body = mon_client.post("/monitoring/validate?days_back=36500").get_json()
     assert body["validated"] == 1 and "validated 1 of 1" in body["summary"]
     recent = mon_client.get("/monitoring/performance").get_json()["recent"]["forecasts"][0]
     assert (recent["actual"], recent["actual_date"], recent["status"]) == (104.0, next_day.isoformat(), "validated")
+    assert recent["horizon_step"] == 1  # made from the close of 3 July, the session before
+
+
+def test_a_later_close_does_not_stand_in_for_a_missing_session(mon_client):
+    # 5 July 2024 was a NYSE session: without its close, the 8 July close must not validate the forecast.
+    mon_client.post("/monitoring/register", json={"ticker": "MSFT", "target_date": "2024-07-05",
+                                                  "prediction_value": 102.0, "last_close": 100.0})
+    mon_client.post("/monitoring/actuals?ticker=MSFT", data="Date,Close\n2024-07-08,104\n", content_type="text/csv")
+    body = mon_client.post("/monitoring/validate?days_back=36500").get_json()
+    assert body["validated"] == 0 and body["still_pending"] == 1
 
 
 def test_yfinance_failure_is_reported_not_raised(mon_client):
@@ -304,10 +313,10 @@ def test_page_shows_every_section(mon_app, mon_client):
     page = mon_client.get("/monitoring?status=validated&limit=5")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    for fragment in ('id="summary"', 'id="card-mape">6.00%', 'id="chart-mape"', 'class="threshold"',
+    for fragment in ('id="summary"', 'id="card-mape">6.00%', 'id="chart-mape"', "threshold 5%",
                      'id="chart-errors"', 'id="recent"', '<option value="validated" selected>', 'id="validate-form"',
-                     "How monitoring works", "monitoring.js", "Degraded:", 'id="per-ticker"',
-                     'id="min-max-error">6.00 / 6.00<'):
+                     "How monitoring works", "monitoring.js", "<strong>Degraded</strong>", 'id="per-ticker"',
+                     f"Target dates <strong>{day} to {day}</strong>", 'id="min-max-error">6.00 / 6.00<'):
         assert fragment in html, fragment
     assert "<script>" not in html  # no inline script; the only script is the static file
 
@@ -389,7 +398,7 @@ def test_validate_now_button_in_a_browser(tmp_path):
             page.fill("#validate-form input[name=token]", TOKEN)
             page.click("#validate-form button")
             page.wait_for_selector("#validate-result.ok")
-            assert page.inner_text("#validate-result").startswith("validated 1 of 1")
+            assert page.inner_text("#validate-result").startswith("Validated 1 of 1")
             page.wait_for_function("document.getElementById('card-validated').textContent === '1'")  # reloaded
             browser.close()
     finally:
@@ -404,10 +413,9 @@ def _gauge(client, name):
 def test_a_restarted_app_publishes_when_forecasts_were_last_validated(tmp_path):
     first = build_app(tmp_path).test_client()
     target = weekday_before(5)
-    next_day = target + dt.timedelta(days=1 if target.weekday() < 4 else 3)
     first.post("/monitoring/register", json={"ticker": "MSFT", "target_date": target.isoformat(),
                                              "prediction_value": 102.0, "last_close": 100.0})
-    first.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{next_day},104\n", content_type="text/csv")
+    first.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{target},104\n", content_type="text/csv")
     before = dt.datetime.now(dt.timezone.utc).timestamp()
     assert first.post("/monitoring/validate").get_json()["validated"] == 1
     restarted = build_app(tmp_path).test_client()  # a new process reads the same registry

@@ -119,8 +119,9 @@ def test_yfinance_answers_what_uploads_do_not(registry):
     result = validate_pending_forecasts(registry, ChainSource(UploadedActualsSource(registry),
                                                               YFinanceSource(fetch=fake_fetch)), today=TODAY)
     assert result.by_source == {"uploaded": 1, "yfinance": 1}
-    # Up to yesterday (the 19th) inclusive; yfinance treats `end` as exclusive, hence the 20th.
-    assert calls == [("AAPL", "2024-01-17", "2024-01-20")]
+    # Up to the session whose close validates the forecast (the 17th, a NYSE session) inclusive; yfinance
+    # treats `end` as exclusive, hence the 18th.
+    assert calls == [("AAPL", "2024-01-17", "2024-01-18")]
     assert [r["actual"] for r in validated_rows(registry)] == [100.0, 185.0]
 
 

@@ -1,4 +1,4 @@
-"""Monitoring endpoints: register, validate, upload realised closes, performance report and page."""
+"""Monitoring endpoints: register, validate, upload realised closes, performance report (the page: monitoring_page)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +9,7 @@ import json
 import logging
 import uuid
 
-import numpy as np
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import metrics
@@ -18,12 +17,14 @@ from app.api.uploads import read_upload, request_field
 from app.csv_input import parse_price_csv
 from app.errors import InvalidInput, error_response
 from app.monitoring import get_registry
-from app.monitoring.charts import Series, time_chart_svg
 from app.monitoring.fields import forecast_dates, positive_number, short_label, whole_number
-from app.monitoring.performance import HISTORY_DAYS, RECENT_LIMITS, RECENT_STATUSES, performance_report
+from app.monitoring.hints import unmatched_actuals_warning
+from app.monitoring.performance import RECENT_LIMITS, RECENT_STATUSES, performance_report
+from app.monitoring.periods import parse_period, period_dates
 from app.monitoring.prices import default_price_source
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
 from app.monitoring.validation import MAX_DAYS_BACK, validate_pending_forecasts
+from app.trading_days import previous_session, sessions_between
 
 log = logging.getLogger(__name__)
 monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
@@ -96,7 +97,7 @@ def register():
     request_id = short_label(body, "request_id", g.get("request_id") or uuid.uuid4().hex)
     # The identity excludes request_id: a retried registration is the same forecast.
     fingerprint = json.dumps([ticker, made_at.isoformat(), target.isoformat(), predicted, last_close, model_version])
-    row = {"date": target, "close": predicted, "horizon_step": max(int(np.busday_count(made_at, target)), 1)}
+    row = {"date": target, "close": predicted, "horizon_step": max(sessions_between(ticker, made_at, target), 1)}
     registered = _registry().register_forecasts(
         ticker=ticker, made_at=made_at, last_close=last_close, forecast_rows=[row],
         model_version=model_version, request_id=request_id,
@@ -133,60 +134,47 @@ def upload_actuals():
         raise InvalidInput("missing_ticker", "say which stock these closes belong to: add ?ticker=SYMBOL or a "
                                              "'ticker' form field, or name the file <SYMBOL>_data.csv")
     frame = parse_price_csv(data)
-    stored = _registry().record_actuals(ticker, frame)
-    return {"ticker": ticker, "rows": int(len(frame)), "stored": stored,
-            "first_date": frame.index[0].date().isoformat(), "last_date": frame.index[-1].date().isoformat()}
+    registry = _registry()
+    stored = registry.record_actuals(ticker, frame)
+    answer = {"ticker": ticker, "rows": int(len(frame)), "stored": stored,
+              "first_date": frame.index[0].date().isoformat(), "last_date": frame.index[-1].date().isoformat()}
+    warning = unmatched_actuals_warning(registry, ticker)
+    if warning:
+        answer["warning"] = warning
+    return answer
 
 
 @monitoring_bp.get("/performance")
 def performance():
-    """The performance report as JSON (?status=all|validated|pending&limit=5..50&ticker=)."""
-    return _report()
+    """The performance report as JSON (?status=all|validated|pending&limit=5..50&ticker=&period=)."""
+    return report_from_args(request.args)
 
 
-@monitoring_bp.get("")
-def page():
-    """The monitoring page: summary cards, error charts, recent forecasts, validate-now form."""
-    try:
-        report = _report()
-    except RegistryUnavailable as exc:
-        return render_template("monitoring.html", report=None, problem=str(exc)), 503
-    start = dt.date.fromisoformat(report["today"]) - dt.timedelta(days=HISTORY_DAYS)
-    end = dt.date.fromisoformat(report["today"])
-    history = report["history"]
-    threshold = report["degradation"]["threshold_mape"]
-    charts = {
-        "mape": time_chart_svg("chart-mape", "MAPE per target day", start, end, [
-            Series("model MAPE", [(h["date"], h["mape"]) for h in history], "#1f77b4"),
-            Series("naive MAPE", [(h["date"], h["naive_mape"]) for h in history], "#7f7f7f", dashed=True),
-        ], unit="%", threshold=threshold),
-        "errors": time_chart_svg("chart-errors", "MAE and RMSE per target day", start, end, [
-            Series("MAE", [(h["date"], h["mae"]) for h in history], "#1f77b4"),
-            Series("RMSE", [(h["date"], h["rmse"]) for h in history], "#ff7f0e"),
-            Series("naive MAE", [(h["date"], h["naive_mae"]) for h in history], "#7f7f7f", dashed=True),
-        ]),
-    }
-    return render_template("monitoring.html", report=report, charts=charts, problem=None,
-                           statuses=RECENT_STATUSES, limits=RECENT_LIMITS,
-                           token_required=bool(current_app.config.get("MONITORING_TOKEN")))
-
-
-def _report() -> dict:
-    # An absent parameter takes its default; a present one must be valid (an empty value is a mistake too).
-    status = request.args.get("status", "all").strip().lower()
+def report_from_args(args, default_period: str | None = None) -> dict:
+    """The performance report for query parameters `args`; an absent parameter takes its default, a present one
+    must be valid (an empty value is a mistake too). Without `period` (and no default): all target dates."""
+    status = args.get("status", "all").strip().lower()
     if status not in RECENT_STATUSES:
         raise InvalidInput("bad_status", f"status must be one of {', '.join(RECENT_STATUSES)}, got {status[:20]!r}")
-    limit = _int_param("limit", 20, *RECENT_LIMITS)
-    ticker = request.args.get("ticker")
+    raw_limit = args.get("limit")
+    limit = 20 if raw_limit is None else whole_number(raw_limit, "limit", *RECENT_LIMITS)
+    ticker = args.get("ticker")
     if ticker is not None:
         if not ticker.strip():
             raise InvalidInput("invalid_ticker", "ticker is empty: give a symbol like MSFT, or leave the parameter out "
                                                  "for all tickers")
         ticker = normalise_ticker(ticker)
-    return performance_report(
-        _registry(), status=status, limit=limit, ticker=ticker,
+    period_name = parse_period(args["period"]) if "period" in args else default_period
+    registry = _registry()
+    today = dt.date.today()
+    period = None if period_name is None else period_dates(registry, period_name, ticker, today)
+    report = performance_report(
+        registry, status=status, limit=limit, ticker=ticker, today=today, period=period,
         threshold=float(current_app.config.get("MAPE_ALERT_THRESHOLD", 5.0)),
         window_days=int(current_app.config.get("DEGRADATION_WINDOW_DAYS", 7)))
+    if period is not None:
+        report["period"]["name"] = period_name
+    return report
 
 
 def _price_source(registry):

@@ -5,11 +5,9 @@ import datetime as dt
 import math
 import re
 
-import pandas as pd
-
 from app.csv_dates import EARLIEST_DATE, LATEST_DATE
 from app.errors import InvalidInput
-from app.trading_days import next_sessions
+from app.trading_days import next_sessions, previous_session
 
 # ASCII digits only: \d and str.isdigit() also accept other scripts' digits and superscripts.
 _LABEL_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -73,11 +71,6 @@ def short_label(body: dict, name: str, default: str) -> str:
     return text
 
 
-def previous_weekday(day: dt.date) -> dt.date:
-    """The weekday before day (the default made_at of an externally registered forecast)."""
-    return (pd.Timestamp(day) - pd.offsets.BDay(1)).date()
-
-
 def forecast_dates(body: dict, ticker: str, today: dt.date) -> tuple[dt.date, dt.date, str | None]:
     """made_at, target_date and, when the target was not given, the calendar that chose it.
 
@@ -87,7 +80,7 @@ def forecast_dates(body: dict, ticker: str, today: dt.date) -> tuple[dt.date, dt
     target = iso_date(body, "target_date", required=False)
     made_at = iso_date(body, "made_at", required=False)
     if target is not None:
-        return made_at or previous_weekday(target), target, None
+        return made_at or previous_session(ticker, target), target, None
     made_at = made_at or today
     (target,), calendar = next_sessions(ticker, made_at, 1)
     return made_at, target, calendar

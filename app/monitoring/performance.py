@@ -109,12 +109,14 @@ def _split(groups: list[dict], key: str) -> dict:
     return out
 
 
-def all_time_errors(registry: ForecastRegistry, ticker: str | None) -> tuple[dict, list[dict], dict]:
-    """Overall errors, errors per horizon step and errors per ticker, from one scan grouped by both.
+def all_time_errors(registry: ForecastRegistry, ticker: str | None, since=None,
+                    until=None) -> tuple[dict, list[dict], dict]:
+    """Overall errors, errors per horizon step and errors per ticker, from one scan grouped by both
+    (all target dates, or those from since to until).
 
     Per horizon: a 30-day-ahead forecast is expected to miss by more than a 1-day one.
     """
-    groups = _groups(registry, [c.ticker, c.horizon_step], ticker)
+    groups = _groups(registry, [c.ticker, c.horizon_step], ticker, since, until)
     horizons = [{"horizon_step": int(step), **_flat(_combine(rows))}
                 for step, rows in sorted(_split(groups, "horizon_step").items())]
     tickers = {name: _flat(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
@@ -177,20 +179,32 @@ def degradation(registry: ForecastRegistry, ticker: str | None, today: dt.date,
 
 def performance_report(registry: ForecastRegistry, *, status: str = "all", limit: int = 20,
                        ticker: str | None = None, today=None, threshold: float = DEFAULT_THRESHOLD_MAPE,
-                       window_days: int = DEFAULT_WINDOW_DAYS) -> dict:
-    """Everything GET /monitoring/performance and the monitoring page show."""
+                       window_days: int = DEFAULT_WINDOW_DAYS, period=None) -> dict:
+    """Everything GET /monitoring/performance and the monitoring page show.
+
+    Without `period`: errors over all target dates, history of the last HISTORY_DAYS days, degradation over the
+    last window_days days before today. With period = (first, last) target dates: errors and history over the
+    period, degradation over its last window_days days, so that every figure speaks of the same period.
+    """
     today = dt.date.today() if today is None else as_date(today)
     counts = registry.counts(ticker)
-    overall, horizons, tickers = all_time_errors(registry, ticker)
+    if period is None:
+        since, until, history_from = None, None, today - dt.timedelta(days=HISTORY_DAYS)
+        window_end = today
+    else:
+        since, until = (as_date(day) for day in period)
+        history_from, window_end = since, until + dt.timedelta(days=1)
+    overall, horizons, tickers = all_time_errors(registry, ticker, since, until)
     report = {
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "today": today.isoformat(),
         "ticker": ticker,
+        "period": None if period is None else {"from": since.isoformat(), "to": until.isoformat()},
         "validated": counts["validated"],
         "pending": counts["pending"],
         "metrics": overall,
-        "degradation": degradation(registry, ticker, today, threshold, window_days),
-        "history": daily_history(registry, ticker, today - dt.timedelta(days=HISTORY_DAYS), today),
+        "degradation": degradation(registry, ticker, window_end, threshold, window_days),
+        "history": daily_history(registry, ticker, history_from, until or today),
         "by_horizon": horizons,
         "coverage": interval_report.coverage_by_bucket(horizons),
         "naive_alarm": interval_report.naive_alarm(error_summary(

@@ -13,11 +13,12 @@ import pandas as pd
 from app.monitoring.prices import PriceSourceError
 from app.monitoring.registry import ForecastRegistry, as_date
 from app.monitoring.tickers import UNKNOWN_TICKER
+from app.trading_days import WEEKDAYS, session_on_or_after
 
 log = logging.getLogger(__name__)
 
-# The longest run of calendar days without a session we accept (a long weekend plus a holiday or two).
-# A longer gap in a price series is missing data, not a market closure: the forecast stays pending.
+# Without a known exchange calendar (weekdays), the longest run of calendar days without a session we accept (a
+# long weekend plus a holiday or two). A longer gap in a price series is missing data: the forecast stays pending.
 MAX_CLOSE_GAP_DAYS = 5
 # The widest days_back accepted: a century means "everything" (replaying the shipped historical data).
 MAX_DAYS_BACK = 36500
@@ -56,8 +57,10 @@ def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_ba
 
     Rule for the realised close: a forecast for target date T is compared with the close of the first
     trading day on or after T. When T had no session (weekend, exchange holiday) that is the NEXT trading
-    day's close, which is the price a holder of the forecast would next see. A close more than
-    MAX_CLOSE_GAP_DAYS after T is treated as missing data, and only closes strictly before `today` count
+    day's close, which is the price a holder of the forecast would next see. Trading days come from the
+    ticker's exchange calendar (app.trading_days, as the forecast dates did): a series without a close on that
+    session is missing data, not a closure. Without a known calendar, a close more than MAX_CLOSE_GAP_DAYS
+    after T is treated as missing data. Only closes strictly before `today` count
     (today's session may still be open, and yfinance then reports a live price as the day's close).
 
     Errors: abs_error = |predicted - actual|, ape = 100 * abs_error / actual; the naive (persistence)
@@ -90,7 +93,7 @@ def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_ba
                 result.deferred += len(remaining)
                 break
             start = min(as_date(r["target_date"]) for r in remaining)
-            end = min(max(as_date(r["target_date"]) for r in remaining) + dt.timedelta(days=MAX_CLOSE_GAP_DAYS),
+            end = min(max(latest_close_date(ticker, r["target_date"]) for r in remaining),
                       today - dt.timedelta(days=1))
             try:
                 closes = source.closes(ticker, start, end)
@@ -98,7 +101,7 @@ def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_ba
                 result.errors.append(f"{source.name} {ticker}: {exc}")
                 log.warning("price source %s failed for %s: %s", source.name, ticker, exc)
                 continue
-            found, remaining = _match_closes(remaining, closes, today)
+            found, remaining = _match_closes(ticker, remaining, closes, today)
             for update in found:
                 update["source"] = source.name
             updates.extend(found)
@@ -114,14 +117,23 @@ def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_ba
     return result
 
 
-def _match_closes(rows: list[dict], closes: pd.Series, today: dt.date) -> tuple[list[dict], list[dict]]:
+def latest_close_date(ticker: str, target) -> dt.date:
+    """The last date whose close may validate a forecast for `target`: its exchange's first session on or
+    after it, or MAX_CLOSE_GAP_DAYS later when the exchange's calendar is not known."""
+    target = as_date(target)
+    session, calendar = session_on_or_after(ticker, target)
+    return target + dt.timedelta(days=MAX_CLOSE_GAP_DAYS) if calendar == WEEKDAYS else session
+
+
+def _match_closes(ticker: str, rows: list[dict], closes: pd.Series,
+                  today: dt.date) -> tuple[list[dict], list[dict]]:
     """Pair each forecast with its realised close (next trading day rule); return (updates, unmatched)."""
     closes = closes[closes.index < pd.Timestamp(today)].sort_index()
     updates, unmatched = [], []
     for row in rows:
         target = pd.Timestamp(as_date(row["target_date"]))
-        position = closes.index.searchsorted(target)  # first session on or after the target date
-        if position >= len(closes) or (closes.index[position] - target).days > MAX_CLOSE_GAP_DAYS:
+        position = closes.index.searchsorted(target)  # first close on or after the target date
+        if position >= len(closes) or closes.index[position].date() > latest_close_date(ticker, target):
             unmatched.append(row)
             continue
         actual = float(closes.iloc[position])

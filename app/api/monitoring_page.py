@@ -1,0 +1,66 @@
+"""GET /monitoring: the monitoring page, built from the same performance report as the JSON endpoint.
+
+The page is a list of section templates (templates/monitoring/): a new section is one template, reading what it
+needs from `report`, plus one entry in SECTIONS.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, render_template, request
+
+from app.api.monitoring import RegistryUnavailable, monitoring_bp, report_from_args
+from app.charts import Series, has_points, time_figure
+from app.errors import InvalidInput
+from app.monitoring import get_registry
+from app.monitoring.hints import pending_reasons
+from app.monitoring.performance import RECENT_LIMITS, RECENT_STATUSES
+from app.monitoring.periods import DATA_PERIOD, PERIOD_LABELS, PERIODS
+from app.monitoring.validation import MAX_DAYS_BACK
+
+SECTIONS = [
+    "monitoring/status.html",      # period selector, degradation banner, summary cards
+    "monitoring/charts.html",      # MAPE, MAE and RMSE over the period
+    "monitoring/errors.html",      # model against naive, per horizon
+    "monitoring/tickers.html",     # per ticker
+    "monitoring/recent.html",      # recent forecasts, with why pending ones wait
+    "monitoring/actions.html",     # validate now, upload realised closes
+]
+
+
+def _charts(report: dict) -> dict:
+    history = report["history"]
+    threshold = report["degradation"]["threshold_mape"]
+    figures = {
+        "mape": time_figure([
+            Series("model MAPE", [(h["date"], h["mape"]) for h in history], "#1f77b4"),
+            Series("naive MAPE", [(h["date"], h["naive_mape"]) for h in history], "#7f7f7f", dashed=True),
+        ], "MAPE per target day", unit="%", threshold=threshold),
+        "errors": time_figure([
+            Series("MAE", [(h["date"], h["mae"]) for h in history], "#1f77b4"),
+            Series("RMSE", [(h["date"], h["rmse"]) for h in history], "#ff7f0e"),
+            Series("naive MAE", [(h["date"], h["naive_mae"]) for h in history], "#7f7f7f", dashed=True),
+        ], "Error (price units)"),
+    }
+    return {name: figure if has_points(figure) else None for name, figure in figures.items()}
+
+
+@monitoring_bp.get("")
+def page():
+    """The monitoring page; a bad query parameter is shown on the page, above the default view."""
+    problem = None
+    status = 200
+    try:
+        try:
+            report = report_from_args(request.args, DATA_PERIOD)
+        except InvalidInput as exc:
+            problem, status = exc.message[:1].upper() + exc.message[1:] + ".", exc.status
+            report = report_from_args({}, DATA_PERIOD)
+    except RegistryUnavailable as exc:
+        return render_template("monitoring.html", report=None, problem=str(exc)), 503
+    pending_reasons(get_registry(current_app), report["recent"]["forecasts"], dt.date.fromisoformat(report["today"]))
+    return render_template(
+        "monitoring.html", report=report, problem=None, param_problem=problem, sections=SECTIONS,
+        charts=_charts(report), statuses=RECENT_STATUSES, limits=RECENT_LIMITS, periods=PERIODS,
+        period_labels=PERIOD_LABELS, max_days_back=MAX_DAYS_BACK,
+        token_required=bool(current_app.config.get("MONITORING_TOKEN"))), status
