@@ -62,7 +62,7 @@ class Predictor:
         self.version = str(card["version"])
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "Predictor":
+    def load(cls, model_dir: str | Path) -> Predictor:
         """Read model.json, preprocessing.json and the weights inside model_lstm.keras."""
         model_dir = Path(model_dir)
         card = _read_json(model_dir / CARD_FILE)

@@ -24,7 +24,7 @@ from app.monitoring.periods import parse_period, period_dates
 from app.monitoring.prices import default_price_source
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
 from app.monitoring.validation import MAX_DAYS_BACK, validate_pending_forecasts
-from app.trading_days import previous_session, sessions_between
+from app.trading_days import sessions_between
 
 log = logging.getLogger(__name__)
 monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
