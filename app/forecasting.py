@@ -6,8 +6,8 @@ A forecast "origin" o is the index of the last known close; its input window is 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class Standardiser:
     std: float
 
     @classmethod
-    def fit(cls, returns: np.ndarray) -> "Standardiser":
+    def fit(cls, returns: np.ndarray) -> Standardiser:
         """Fit on training returns; a constant series gets std 1 so scaling stays finite."""
         returns = np.asarray(returns, dtype=np.float64)
         if returns.size < 2:
@@ -83,7 +83,7 @@ class Standardiser:
         return {"type": "standardiser", "mean": self.mean, "std": self.std}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Standardiser":
+    def from_dict(cls, data: dict) -> Standardiser:
         """Inverse of to_dict; KeyError/ValueError on a malformed dict."""
         if data.get("type") != "standardiser":
             raise ValueError(f"unknown scaler type {data.get('type')!r}")

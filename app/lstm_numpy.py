@@ -32,7 +32,7 @@ class NumpyLSTM:
         return self.recurrent.shape[0]
 
     @classmethod
-    def from_keras_file(cls, path: str | Path) -> "NumpyLSTM":
+    def from_keras_file(cls, path: str | Path) -> NumpyLSTM:
         """Read config.json + model.weights.h5 from a Keras 3 .keras archive and check the architecture."""
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))
@@ -46,7 +46,7 @@ class NumpyLSTM:
         return cls.from_weights(arrays)
 
     @classmethod
-    def from_weights(cls, arrays) -> "NumpyLSTM":
+    def from_weights(cls, arrays) -> NumpyLSTM:
         """From [kernel, recurrent_kernel, bias, dense_kernel, dense_bias] (keras get_weights() order)."""
         kernel, recurrent, bias, head_kernel, head_bias = (np.asarray(a, np.float64) for a in arrays)
         units = recurrent.shape[0]

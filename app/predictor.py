@@ -9,8 +9,16 @@ from pathlib import Path
 import numpy as np
 
 from app import intervals
-from app.forecasting import (ForecastInputError, InsufficientHistory, Standardiser, forecast_log_returns,
-                             min_history, require_history, trailing_volatility, validate_closes)
+from app.forecasting import (
+    ForecastInputError,
+    InsufficientHistory,
+    Standardiser,
+    forecast_log_returns,
+    min_history,
+    require_history,
+    trailing_volatility,
+    validate_closes,
+)
 from app.lstm_numpy import NumpyLSTM, UnsupportedModel
 
 CARD_FILE = "model.json"
@@ -51,7 +59,7 @@ class Predictor:
         self.version = str(card["version"])
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "Predictor":
+    def load(cls, model_dir: str | Path) -> Predictor:
         """Read model.json, preprocessing.json and the weights inside model_lstm.keras."""
         model_dir = Path(model_dir)
         card = _read_json(model_dir / CARD_FILE)

@@ -11,8 +11,7 @@ import gc
 import os
 import time
 
-from prometheus_client import (CollectorRegistry, Gauge, GCCollector, PlatformCollector, ProcessCollector,
-                               values)
+from prometheus_client import CollectorRegistry, Gauge, GCCollector, PlatformCollector, ProcessCollector, values
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 

@@ -45,7 +45,7 @@ class Split:
     @classmethod
     def chronological(cls, n_closes: int, window: int, volatility_window: int,
                       train_fraction: float = 0.70, val_fraction: float = 0.15,
-                      min_targets: int = 30) -> "Split":
+                      min_targets: int = 30) -> Split:
         """Fractions of the returns for train and validation; the rest is test."""
         n_returns = n_closes - 1
         train_end = int(round(n_returns * train_fraction))

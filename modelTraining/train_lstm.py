@@ -111,7 +111,7 @@ def train(config: TrainConfig) -> dict:
 def _card(config, series, split, scaler, fit_info, weights, libraries) -> dict:
     """The model card without intervals' quantiles and evaluation (filled in after calibration)."""
     digest = hashlib.sha256(b"".join(np.asarray(w, np.float32).tobytes() for w in weights)).hexdigest()
-    created = dt.datetime.now(dt.timezone.utc)
+    created = dt.datetime.now(dt.UTC)
     hyper = {k: v for k, v in asdict(config).items() if k not in ("csv", "out", "start", "end", "last_years")}
     return {
         "version": f"{created:%Y%m%dT%H%M%SZ}-{digest[:8]}",

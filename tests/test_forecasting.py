@@ -3,9 +3,19 @@ import numpy as np
 import pytest
 
 from app import intervals
-from app.forecasting import (ForecastInputError, Standardiser, forecast_log_returns, log_returns, min_history,
-                             origin_windows, realised_log_returns, recursive_forecast, supervised_pairs,
-                             trailing_volatility, validate_closes)
+from app.forecasting import (
+    ForecastInputError,
+    Standardiser,
+    forecast_log_returns,
+    log_returns,
+    min_history,
+    origin_windows,
+    realised_log_returns,
+    recursive_forecast,
+    supervised_pairs,
+    trailing_volatility,
+    validate_closes,
+)
 from app.lstm_numpy import NumpyLSTM, UnsupportedModel
 
 RNG = np.random.default_rng(0)

@@ -371,7 +371,7 @@ def test_a_restarted_app_publishes_when_forecasts_were_last_validated(tmp_path):
     first.post("/monitoring/register", json={"ticker": "MSFT", "target_date": target.isoformat(),
                                              "prediction_value": 102.0, "last_close": 100.0})
     first.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{next_day},104\n", content_type="text/csv")
-    before = dt.datetime.now(dt.timezone.utc).timestamp()
+    before = dt.datetime.now(dt.UTC).timestamp()
     assert first.post("/monitoring/validate").get_json()["validated"] == 1
     restarted = build_app(tmp_path).test_client()  # a new process reads the same registry
     assert before - 1 <= _gauge(restarted, "forecasts_last_validation_timestamp_seconds") <= before + 60

@@ -6,8 +6,12 @@ import pandas as pd
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.checks import (not_a_server_error, positive_data_acceptance, response_schema_conformance,
-                                 status_code_conformance)
+from schemathesis.checks import (
+    not_a_server_error,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.generation import GenerationMode
 
 from app import create_app

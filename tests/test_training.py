@@ -4,13 +4,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_model import TINY, shared_tiny_artifact, tiny_csv, train_tiny
 
 from app.forecasting import Standardiser, log_returns
 from app.predictor import Predictor
 from modelTraining import evaluation
 from modelTraining.data import Split, load_closes
 from modelTraining.train_lstm import main
-from tiny_model import TINY, shared_tiny_artifact, tiny_csv, train_tiny
 
 pytest.importorskip("tensorflow")
 

@@ -12,6 +12,7 @@ import urllib.request
 from app.config import settings_from_env
 from app.monitoring.validation import MAX_DAYS_BACK
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app.monitoring", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)

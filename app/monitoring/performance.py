@@ -176,7 +176,7 @@ def performance_report(registry: ForecastRegistry, *, status: str = "all", limit
     counts = registry.counts(ticker)
     overall, horizons, tickers = all_time_errors(registry, ticker)
     report = {
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "today": today.isoformat(),
         "ticker": ticker,
         "validated": counts["validated"],

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -12,8 +12,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.monitoring.storage import (actuals, create_schema, dialect_insert, forecasts, make_engine, probe_write,
-                                    sqlite_url)
+from app.monitoring.storage import (
+    actuals,
+    create_schema,
+    dialect_insert,
+    forecasts,
+    make_engine,
+    probe_write,
+    sqlite_url,
+)
 from app.monitoring.tickers import UNKNOWN_TICKER
 from app.monitoring.wal import WalCheckpointer
 
@@ -79,7 +86,7 @@ class ForecastRegistry:
             create_schema(self.engine)
 
     @classmethod
-    def at_path(cls, path: str) -> "ForecastRegistry":
+    def at_path(cls, path: str) -> ForecastRegistry:
         """Registry in a SQLite file at path (its directory is created)."""
         return cls(sqlite_url(path))
 
@@ -130,7 +137,7 @@ class ForecastRegistry:
                            request_id: str | None, input_hash: str) -> int:
         """Store forecast_rows ({date, close, lower_80, ...}, step 1 first); returns how many were new."""
         made = as_date(made_at)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         naive = None if last_close is None else float(last_close)
         rows = []
         for step, row in enumerate(forecast_rows, start=1):
@@ -168,7 +175,7 @@ class ForecastRegistry:
 
     def mark_validated(self, results: Iterable[Mapping]) -> list[int]:
         """Set actual/error fields of still-pending forecasts; returns the ids this call validated."""
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         done = []
         with self._writing() as conn:
             for r in results:
@@ -231,7 +238,7 @@ class ForecastRegistry:
         with self.engine.connect() as conn:
             latest = conn.execute(select(func.max(forecasts.c.validated_at))).scalar_one()
         if latest is not None and latest.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
-            latest = latest.replace(tzinfo=dt.timezone.utc)
+            latest = latest.replace(tzinfo=dt.UTC)
         return latest
 
     def count_all(self) -> int:
