@@ -24,19 +24,21 @@ def forecast_chart_svg(history_dates, history_closes, predictions):
 
     last = (n_hist - 1, history_closes[-1])
     fc_x = range(n_hist, n_hist + n_pred)
-    band95 = [last] + list(zip(fc_x, (p["upper_95"] for p in predictions)))
-    band95 += list(zip(reversed(fc_x), (p["lower_95"] for p in reversed(predictions)))) + [last]
-    band80 = [last] + list(zip(fc_x, (p["upper_80"] for p in predictions)))
-    band80 += list(zip(reversed(fc_x), (p["lower_80"] for p in reversed(predictions)))) + [last]
-    forecast_line = [last] + list(zip(fc_x, (p["close"] for p in predictions)))
+    band95 = [last] + list(zip(fc_x, (p["upper_95"] for p in predictions), strict=True))
+    band95 += list(zip(reversed(fc_x), (p["lower_95"] for p in reversed(predictions)), strict=True)) + [last]
+    band80 = [last] + list(zip(fc_x, (p["upper_80"] for p in predictions), strict=True))
+    band80 += list(zip(reversed(fc_x), (p["lower_80"] for p in reversed(predictions)), strict=True)) + [last]
+    forecast_line = [last] + list(zip(fc_x, (p["close"] for p in predictions), strict=True))
     labels = [(0, history_dates[0], "start"), (total, predictions[-1]["date"], "end")]
     if x(total) - x(n_hist - 1) > 80:  # room for the last close's date without overlapping the end label
         labels.insert(1, (n_hist - 1, history_dates[-1], "middle"))
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'id="forecast-chart" aria-label="Recent closes and forecast">',
-             f'<polygon points="{path(band95)}" fill="#9ecae1" fill-opacity="0.35"><title>95% interval</title></polygon>',
-             f'<polygon points="{path(band80)}" fill="#4292c6" fill-opacity="0.35"><title>80% interval</title></polygon>',
+             f'<polygon points="{path(band95)}" fill="#9ecae1" fill-opacity="0.35">'
+             '<title>95% interval</title></polygon>',
+             f'<polygon points="{path(band80)}" fill="#4292c6" fill-opacity="0.35">'
+             '<title>80% interval</title></polygon>',
              f'<polyline points="{path(enumerate(history_closes))}" fill="none" stroke="#333" stroke-width="1.5"/>',
              f'<polyline points="{path(forecast_line)}" fill="none" stroke="#d62728" stroke-width="2" '
              f'stroke-dasharray="5,3"><title>forecast</title></polyline>']

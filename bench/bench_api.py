@@ -60,8 +60,8 @@ def throughput(url, seconds):
                          'wrk.headers["Content-Type"] = "text/csv"\n')
         out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", script.name, url + "/predict"],
                              capture_output=True, text=True).stdout
-        line = next(l for l in out.splitlines() if l.startswith("Requests/sec"))
-        errors = [l.strip() for l in out.splitlines() if "Non-2xx" in l or "Socket errors" in l]
+        line = next(text for text in out.splitlines() if text.startswith("Requests/sec"))
+        errors = [text.strip() for text in out.splitlines() if "Non-2xx" in text or "Socket errors" in text]
         return float(line.split()[1]), errors
     raise SystemExit("install wrk (apt-get install wrk) for the throughput figure")
 

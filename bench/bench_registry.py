@@ -132,7 +132,7 @@ def bench_predict(tmp: str, n: int) -> list[str]:
                 app.extensions["forecast_registry"] = None
             client = app.test_client()
 
-            def call(i):
+            def call(i, client=client, horizon=horizon):
                 data = frame.assign(Close=frame["Close"] * (1 + i * 1e-6)).to_csv(index=False).encode()  # new input
                 response = client.post("/predict", data={"file": (io.BytesIO(data), "GSPC_data.csv"),
                                                          "horizon": str(horizon)}, content_type="multipart/form-data")

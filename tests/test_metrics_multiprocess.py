@@ -186,7 +186,7 @@ def test_gunicorn_totals_are_exact_and_survive_a_killed_worker(tmp_path, csv_byt
             if i == kill_after:
                 victim = server.worker_pids()[0]
                 os.kill(victim, signal.SIGKILL)
-                wait_for(lambda: victim not in server.worker_pids() and len(server.worker_pids()) == 3,
+                wait_for(lambda victim=victim: victim not in server.worker_pids() and len(server.worker_pids()) == 3,
                          what="gunicorn to replace the killed worker")
             post_predicts(server.url, csv, batch)
             sent += batch

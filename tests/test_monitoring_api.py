@@ -360,7 +360,8 @@ def test_validate_now_button_in_a_browser(tmp_path):
 
 
 def _gauge(client, name):
-    line = next(l for l in client.get("/metrics").get_data(as_text=True).splitlines() if l.startswith(name + " "))
+    lines = client.get("/metrics").get_data(as_text=True).splitlines()
+    line = next(text for text in lines if text.startswith(name + " "))
     return float(line.split()[1])
 
 

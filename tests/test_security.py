@@ -262,7 +262,8 @@ def test_a_thousand_hostile_requests_create_no_metric_series(app):
         elif kind == 2:  # an invalid ticker
             predict(word(), f"{word()}.csv")
         elif kind == 3:
-            client.get(rng.choice(["/monitoring/performance", "/monitoring"]) + f"?ticker={rng.choice([symbol(), word()])}")
+            page = rng.choice(["/monitoring/performance", "/monitoring"])
+            client.get(f"{page}?ticker={rng.choice([symbol(), word()])}")
         else:
             path = "/" + "/".join(word(string.ascii_letters + string.digits + "-_.~") for _ in range(rng.randint(1, 3)))
             client.open(path + f"?ticker={word()}&file={word()}.csv",

@@ -97,7 +97,8 @@ def test_price_metrics_and_verdicts():
     metrics = evaluation.price_metrics(np.array([110.0, 90.0]), np.array([100.0, 100.0]))
     assert metrics == {"mae": 10.0, "rmse": 10.0, "mape": 10.0}
     assert "does NOT beat" in evaluation.verdict(1.02, 3.0)
-    assert "beats the naive" in evaluation.verdict(0.95, -4.0) and "not statistically" not in evaluation.verdict(0.95, -4.0)
+    beats = evaluation.verdict(0.95, -4.0)
+    assert "beats the naive" in beats and "not statistically" not in beats
     assert "not statistically significant" in evaluation.verdict(0.999, -0.3)
 
 

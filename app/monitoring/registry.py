@@ -169,7 +169,7 @@ class ForecastRegistry:
         if series.empty:
             return 0
         rows = [{"ticker": ticker, "date": day, "close": close}
-                for day, close in zip(series.index.date, series.to_numpy().tolist())]
+                for day, close in zip(series.index.date, series.to_numpy().tolist(), strict=True)]
         with self._writing() as conn:
             return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
 
