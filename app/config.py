@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+from app.thresholds import DEGRADATION_WINDOW_DAYS, MODEL_MAPE
+
 APP_DIR = Path(__file__).resolve().parent
 
 # name: (environment variable, default, parser). The README's configuration table mirrors this.
@@ -14,8 +16,8 @@ _SETTINGS = {
     "DATABASE_URL": ("DATABASE_URL", "", str),
     "REGISTRY_PATH": ("REGISTRY_PATH", "", str),
     "MONITORING_TOKEN": ("MONITORING_TOKEN", "", str),
-    "MAPE_ALERT_THRESHOLD": ("MAPE_ALERT_THRESHOLD", "5.0", float),
-    "DEGRADATION_WINDOW_DAYS": ("DEGRADATION_WINDOW_DAYS", "7", int),
+    "MAPE_ALERT_THRESHOLD": ("MAPE_ALERT_THRESHOLD", str(MODEL_MAPE.value), float),
+    "DEGRADATION_WINDOW_DAYS": ("DEGRADATION_WINDOW_DAYS", str(DEGRADATION_WINDOW_DAYS), int),
     "BACKTEST_DAYS": ("BACKTEST_DAYS", "20", int),
     "TICKER_HISTORY_DAYS": ("TICKER_HISTORY_DAYS", "400", int),
     "VALIDATION_PRICE_SOURCE": ("VALIDATION_PRICE_SOURCE", "auto", str),

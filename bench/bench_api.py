@@ -1,7 +1,7 @@
 """POST /predict with a one-year CSV through gunicorn (2 workers): latency, throughput, start-up, memory.
 
-Prints our server's figures beside a reference measured in the same run: the peer projects' style of
-server (Keras model.predict per request, bench/reference_keras_app.py) on the same machine and CSV.
+Prints our server's figures beside a reference measured in the same run: a server that calls Keras
+`model.predict` per request (bench/reference_keras_app.py), on the same machine and CSV.
 Throughput uses wrk (Debian package) when present, else a Python thread pool.
 """
 import argparse

@@ -185,8 +185,8 @@ def _report() -> dict:
         ticker = normalise_ticker(ticker)
     return performance_report(
         _registry(), status=status, limit=limit, ticker=ticker,
-        threshold=float(current_app.config.get("MAPE_ALERT_THRESHOLD", 5.0)),
-        window_days=int(current_app.config.get("DEGRADATION_WINDOW_DAYS", 7)))
+        threshold=current_app.config["MAPE_ALERT_THRESHOLD"],
+        window_days=current_app.config["DEGRADATION_WINDOW_DAYS"])
 
 
 def _price_source(registry):

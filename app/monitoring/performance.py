@@ -9,9 +9,10 @@ from sqlalchemy import case, func, select
 from app.monitoring.registry import ForecastRegistry, as_date
 from app.monitoring.storage import VALIDATED_ONLY, forecasts
 from app.monitoring.tickers import UNKNOWN_TICKER
+from app.thresholds import DEGRADATION_WINDOW_DAYS, MODEL_MAPE
 
-DEFAULT_THRESHOLD_MAPE = 5.0  # percent; seed 000's degradation threshold, also the Prometheus alert's
-DEFAULT_WINDOW_DAYS = 7
+DEFAULT_THRESHOLD_MAPE = MODEL_MAPE.value  # percent; the ModelMapeAboveThreshold alert's boundary
+DEFAULT_WINDOW_DAYS = DEGRADATION_WINDOW_DAYS
 HISTORY_DAYS = 30
 RECENT_LIMITS = (5, 50)
 RECENT_STATUSES = ("all", "validated", "pending")
