@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from app import create_app
+from app.services import services_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = ROOT / "downloadData" / "data" / "GSPC_data.csv"
@@ -30,9 +31,7 @@ def app(tmp_path):
     app = create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"),
                       "DATABASE_URL": "", "MONITORING_TOKEN": ""})
     yield app
-    registry = app.extensions.get("forecast_registry")
-    if registry is not None:
-        registry.dispose()
+    services_of(app).registry.close()
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.services import services_of
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -38,7 +40,7 @@ def test_text_csv_body_gives_the_same_forecast_as_multipart(client, csv_bytes):
 
 def test_served_forecast_is_the_predictors_own_output(app, client, csv_bytes):
     closes = pd.read_csv(io.BytesIO(csv_bytes()))["Close"].to_numpy()
-    expected = app.extensions["predictor"].forecast(closes, 4)
+    expected = services_of(app).predictor.forecast(closes, 4)
     answer = post_file(client, csv_bytes(), horizon="4").get_json()
     np.testing.assert_allclose([p["close"] for p in answer["predictions"]], expected.close, rtol=1e-12)
 
@@ -132,7 +134,7 @@ def test_unexpected_failure_is_a_json_500_with_request_id_and_no_traceback(app, 
     def broken(closes, horizon):
         raise RuntimeError("secret internals")
 
-    app.extensions["predictor"].forecast = broken
+    services_of(app).predictor.forecast = broken
     response = post_file(client, csv_bytes())
     body = response.get_json()
     assert response.status_code == 500

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.services import services_of
+
 REPO = Path(__file__).resolve().parent.parent
 GRAFANA = REPO / "grafana"
 DASHBOARD_FILES = sorted((GRAFANA / "dashboards").glob("*.json"))
@@ -265,8 +267,9 @@ def exported_series(tmp_path_factory):
     folder = tmp_path_factory.mktemp("grafana_metrics")
     app = create_app({"TESTING": True, "REGISTRY_PATH": str(folder / "forecasts.sqlite3"), "DATABASE_URL": "",
                       "MONITORING_TOKEN": "", "VALIDATION_PRICE_SOURCE": "uploaded"})
-    if app.extensions.get("predictor") is None:
-        skip_or_fail(f"no trained model to forecast with ({app.extensions.get('model_error')}); run make train")
+    services = services_of(app)
+    if services.predictor is None:
+        skip_or_fail(f"no trained model to forecast with ({services.model_error}); run make train")
     client = app.test_client()
     # 300 days of real closes, re-dated so they end four weeks ago and the forecasts are due now, then the next 20
     # real closes as the realised prices the validation compares them with.

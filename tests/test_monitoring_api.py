@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.monitoring import __main__ as cli
 from app.monitoring.prices import ChainSource, UploadedActualsSource, YFinanceSource
+from app.services import services_of
 
 TOKEN = "s3cret-token"
 
@@ -37,9 +38,9 @@ def offline_fetch(*args, **kwargs):
 def build_app(tmp_path, **config):
     app = create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"),
                       "DATABASE_URL": "", "MONITORING_TOKEN": "", **config})
-    app.extensions["predictor"] = StubPredictor()
-    app.extensions["monitoring_price_source"] = lambda reg: ChainSource(UploadedActualsSource(reg),
-                                                                        YFinanceSource(fetch=offline_fetch))
+    services = services_of(app)
+    services.predictor = StubPredictor()
+    services.price_source = lambda reg: ChainSource(UploadedActualsSource(reg), YFinanceSource(fetch=offline_fetch))
     return app
 
 
@@ -83,7 +84,7 @@ def test_predict_registers_its_forecasts_once(mon_app, mon_client, gspc_frame):
     data = csv_of(recent_history(gspc_frame))
     first = post_predict(mon_client, data, horizon="5").get_json()
     assert first["registered"] is True
-    registry = mon_app.extensions["forecast_registry"]
+    registry = services_of(mon_app).registry.get()
     rows = registry.pending()
     assert len(rows) == 5 and {r["ticker"] for r in rows} == {"GSPC"}
     assert [r["target_date"].isoformat() for r in rows] == [p["date"] for p in first["predictions"]]
@@ -130,7 +131,7 @@ def test_register_endpoint_registers_once(mon_app, mon_client):
     assert (answer["registered"], answer["ticker"], answer["made_at"]) == (True, "PETR4.SA", "2024-01-04")
     again = mon_client.post("/monitoring/register", json=dict(body, request_id="abc-2"))
     assert again.status_code == 200 and again.get_json()["duplicate"] is True
-    rows = mon_app.extensions["forecast_registry"].pending()
+    rows = services_of(mon_app).registry.get().pending()
     assert len(rows) == 1 and (rows[0]["request_id"], rows[0]["horizon_step"]) == ("abc-1", 1)
 
 
@@ -259,7 +260,7 @@ def test_performance_rejects_bad_parameters(mon_client, query, fragment):
 
 
 def test_page_shows_every_section(mon_app, mon_client):
-    registry = mon_app.extensions["forecast_registry"]
+    registry = services_of(mon_app).registry.get()
     day = weekday_before(4)
     registry.register_forecasts("MSFT", day - dt.timedelta(days=1), 100.0, [{"date": day, "close": 106.0}],
                                 "v1", "r1", "h1")
@@ -307,6 +308,23 @@ def test_cli_validates_directly_on_the_database(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.strip() == "validated 1, pending 0, MAPE 0.990%, rMAE 1.000"
 
 
+def test_flask_cli_commands_validate_report_and_close_the_registry(tmp_path):
+    app = build_app(tmp_path)
+    client = app.test_client()
+    client.post("/monitoring/register", json={"ticker": "MSFT", "target_date": weekday_before(3).isoformat(),
+                                              "prediction_value": 102.0, "last_close": 100.0})
+    client.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{weekday_before(3)},101\n",
+                content_type="text/csv")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["monitoring", "validate", "--days-back", "7", "--offline"])
+    assert result.exit_code == 0 and result.output.startswith("validated 1 of 1 due forecasts"), result.output
+    result = runner.invoke(args=["monitoring", "report", "--ticker", "msft"])
+    assert result.output.strip() == "validated 1, pending 0, MAPE 0.990%, rMAE 1.000"
+    assert not services_of(app).registry.is_open  # closed when the command's app context ended
+    result = runner.invoke(args=["monitoring", "validate", "--days-back", "0"])
+    assert result.exit_code == 2 and "--days-back" in result.output
+
+
 def test_cli_asks_a_running_api(tmp_path, capsys):
     app = build_app(tmp_path, MONITORING_TOKEN=TOKEN)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -331,7 +349,7 @@ def test_validate_now_button_in_a_browser(tmp_path):
     from playwright.sync_api import sync_playwright
 
     app = build_app(tmp_path, MONITORING_TOKEN=TOKEN)
-    registry = app.extensions["forecast_registry"]
+    registry = services_of(app).registry.get()
     day = weekday_before(4)
     registry.register_forecasts("MSFT", day - dt.timedelta(days=1), 100.0, [{"date": day, "close": 101.0}],
                                 "v1", "r1", "h1")

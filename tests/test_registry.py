@@ -201,9 +201,9 @@ def test_init_app_on_an_unusable_path_keeps_the_reason_instead_of_crashing(tmp_p
     blocker.write_text("a file where the registry folder should be")
     app = Flask("registry_test", instance_path=str(tmp_path / "instance"))
     app.config["REGISTRY_PATH"] = str(blocker / "forecasts.sqlite3")
-    assert monitoring.init_app(app) is None
-    assert app.extensions["forecast_registry"] is None
-    reason = monitoring.registry_error(app)
+    handle = monitoring.init_app(app)
+    assert handle.get() is None
+    reason = handle.problem()
     assert "cannot open the forecast registry" in reason and str(blocker) in reason
 
 
@@ -211,8 +211,10 @@ def test_init_app_defaults_to_the_instance_folder_and_retries(tmp_path, monkeypa
     app = Flask("registry_test", instance_path=str(tmp_path / "instance"))
     app.config["REGISTRY_PATH"] = str(tmp_path / "file" / "x.sqlite3")
     (tmp_path / "file").write_text("")
-    assert monitoring.init_app(app) is None
+    handle = monitoring.init_app(app)
+    assert handle.get() is None
     app.config["REGISTRY_PATH"] = ""
     monkeypatch.setattr(monitoring, "RETRY_SECONDS", 0.0)
-    assert monitoring.registry_error(app) is None  # the next check reopens, now at the default path
+    assert handle.problem() is None  # the next check reopens, now at the default path
+    handle.close()
     assert (tmp_path / "instance" / "forecasts.sqlite3").exists()

@@ -140,9 +140,12 @@ def test_concurrent_processes_and_schema_creation_on_postgres(pg_url):
 def test_init_app_uses_database_url_and_survives_an_unreachable_server(pg_url, tmp_path):
     app = Flask("pg_test", instance_path=str(tmp_path))
     app.config["DATABASE_URL"] = pg_url
-    assert monitoring.init_app(app) is not None and monitoring.registry_error(app) is None
+    handle = monitoring.init_app(app)
+    assert handle.get() is not None and handle.problem() is None
+    handle.close()
     down = Flask("pg_down", instance_path=str(tmp_path))
     down.config["DATABASE_URL"] = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{free_port()}/nothing"
-    assert monitoring.init_app(down) is None
-    reason = monitoring.registry_error(down)
+    down_handle = monitoring.init_app(down)
+    assert down_handle.get() is None
+    reason = down_handle.problem()
     assert "cannot open the forecast registry" in reason and "hunter2" not in reason

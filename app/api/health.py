@@ -1,8 +1,8 @@
 """Liveness, readiness and the model card."""
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from app.api.predict import model_unavailable
-from app.monitoring import registry_error
+from app.api.guards import requires_model
+from app.services import services_of
 
 health_bp = Blueprint("health", __name__)
 
@@ -16,22 +16,20 @@ def health():
 @health_bp.get("/ready")
 def ready():
     """Readiness: 200 only when the model is loaded and the forecast registry is usable."""
-    predictor = current_app.extensions.get("predictor")
+    services = services_of()
     problems = []
-    if predictor is None:
-        problems.append(f"model: {current_app.extensions.get('model_error') or 'not loaded'}")
-    registry_problem = registry_error(current_app)
+    if services.predictor is None:
+        problems.append(f"model: {services.model_problem()}")
+    registry_problem = services.registry.problem()
     if registry_problem:
         problems.append(f"forecast registry: {registry_problem}")
     if problems:
         return {"status": "unavailable", "reasons": problems}, 503
-    return {"status": "ready", "model_version": predictor.version}
+    return {"status": "ready", "model_version": services.predictor.version}
 
 
 @health_bp.get("/model")
+@requires_model
 def model_card():
     """The model card of the loaded artifact."""
-    predictor = current_app.extensions.get("predictor")
-    if predictor is None:
-        return model_unavailable()
-    return predictor.card
+    return services_of().predictor.card
