@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -149,3 +150,37 @@ def test_init_app_uses_database_url_and_survives_an_unreachable_server(pg_url, t
     assert down_handle.get() is None
     reason = down_handle.problem()
     assert "cannot open the forecast registry" in reason and "hunter2" not in reason
+
+
+# --- schema migrations (the SQLite side: tests/test_migrations.py) --------------------------------------------
+
+def test_a_new_postgres_registry_is_created_at_the_newest_revision(registry):
+    from tests.test_migrations import head_revision, schema_state
+
+    assert schema_state(registry.engine) == (head_revision(), [])
+
+
+def test_a_postgres_registry_from_before_migrations_upgrades_and_keeps_every_row(pg_url):
+    from sqlalchemy import create_engine
+
+    from tests.test_migrations import all_rows, head_revision, schema_state
+
+    old_sql = (Path(__file__).parent / "data" / "registry_before_migrations.postgresql.sql").read_text()
+    with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(old_sql)
+    plain = create_engine(pg_url)
+    before = all_rows(plain)
+    assert len(before[0]) == 7 and len(before[1]) == 3 and schema_state(plain)[0] is None
+    registry = ForecastRegistry(pg_url)
+    try:
+        assert schema_state(registry.engine) == (head_revision(), [])
+        after = all_rows(plain)
+        assert after[1] == before[1]
+        assert [row[:len(before[0][0])] for row in after[0]] == before[0]
+        assert registry.counts() == {"pending": 5, "validated": 2}
+        assert registry.register_forecasts("MSFT", "2024-02-01", 100.0, rows("2024-02-02", 1), "v2", "r", "h") == 1
+        ForecastRegistry(pg_url).dispose()  # a second worker finds the schema current
+        assert registry.count_all() == 8
+    finally:
+        registry.dispose()
+        plain.dispose()
