@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated app per test, its client, and real price history from the shipped data."""
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -37,3 +38,9 @@ def app(tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def post_file(client, data, filename="GSPC_data.csv", **fields):
+    """POST /predict with `data` as the multipart field `file` (the browser form's way), plus form fields."""
+    return client.post("/predict", data={"file": (io.BytesIO(data), filename), **fields},
+                       content_type="multipart/form-data")

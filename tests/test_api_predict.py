@@ -7,13 +7,9 @@ import pandas as pd
 import pytest
 
 from app.services import services_of
+from tests.conftest import post_file
 
 DATA = Path(__file__).parent / "data"
-
-
-def post_file(client, data, filename="GSPC_data.csv", **fields):
-    return client.post("/predict", data={"file": (io.BytesIO(data), filename), **fields},
-                       content_type="multipart/form-data")
 
 
 def test_multipart_upload_answers_a_forecast_with_intervals(client, csv_bytes):

@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.server import gunicorn_server
+from tests.server import gunicorn_server, require_model_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 # The server loads MODEL_DIR when set (as in `make run`), else the committed artifact.
@@ -129,12 +129,7 @@ def test_half_configured_multiprocess_mode_fails_fast(tmp_path, order, message):
 # --- the real server: gunicorn -c app/gunicorn_conf.py with 3 workers -------------------------------------
 
 def require_model():
-    if MODEL_CARD.exists():
-        return
-    message = f"no model artifact at {MODEL_CARD.parent} (make train writes it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    require_model_artifact(MODEL_CARD)
 
 
 class Scraper:

@@ -13,6 +13,7 @@ from app import create_app
 from app.monitoring import __main__ as cli
 from app.monitoring.prices import ChainSource, UploadedActualsSource, YFinanceSource
 from app.services import services_of
+from tests.conftest import post_file
 
 TOKEN = "s3cret-token"
 
@@ -66,11 +67,6 @@ def csv_of(frame):
     return frame.to_csv(index=False).encode()
 
 
-def post_predict(client, data, filename="GSPC_data.csv", **fields):
-    return client.post("/predict", data={"file": (io.BytesIO(data), filename), **fields},
-                       content_type="multipart/form-data")
-
-
 def weekday_before(days):
     day = dt.date.today() - dt.timedelta(days=days)
     while day.weekday() >= 5:
@@ -82,7 +78,7 @@ def weekday_before(days):
 
 def test_predict_registers_its_forecasts_once(mon_app, mon_client, gspc_frame):
     data = csv_of(recent_history(gspc_frame))
-    first = post_predict(mon_client, data, horizon="5").get_json()
+    first = post_file(mon_client, data, horizon="5").get_json()
     assert first["registered"] is True
     registry = services_of(mon_app).registry.get()
     rows = registry.pending()
@@ -93,16 +89,16 @@ def test_predict_registers_its_forecasts_once(mon_app, mon_client, gspc_frame):
     assert rows[0]["made_at"].isoformat() == first["last_date"]
     assert (rows[0]["request_id"], rows[0]["model_version"]) == (first["request_id"], "stub-1")
     for _ in range(3):  # the same forecast asked again is not registered again
-        assert post_predict(mon_client, data, horizon="5").status_code == 200
+        assert post_file(mon_client, data, horizon="5").status_code == 200
     assert registry.count_all() == 5
-    post_predict(mon_client, data, horizon="5", ticker="spx")  # another ticker is another forecast
+    post_file(mon_client, data, horizon="5", ticker="spx")  # another ticker is another forecast
     assert registry.counts("SPX")["pending"] == 5
 
 
 def test_predict_then_actuals_then_validate_end_to_end(mon_app, mon_client, gspc_frame):
     history = recent_history(gspc_frame, rows=310, days_before_today=3)
     made_from, later = history.iloc[:-10], history.iloc[-10:]
-    answer = post_predict(mon_client, csv_of(made_from), horizon="5").get_json()
+    answer = post_file(mon_client, csv_of(made_from), horizon="5").get_json()
     upload = mon_client.post("/monitoring/actuals", data={"file": (io.BytesIO(csv_of(later)), "GSPC_data.csv")},
                              content_type="multipart/form-data")
     assert upload.status_code == 200 and upload.get_json()["stored"] == 10

@@ -19,16 +19,9 @@ from app.monitoring.performance import performance_report
 from app.monitoring.prices import UploadedActualsSource
 from app.monitoring.registry import ForecastRegistry
 from app.monitoring.validation import validate_pending_forecasts
-from tests.server import free_port
+from tests.server import free_port, missing_component
 
 psycopg = pytest.importorskip("psycopg")
-
-
-def _missing(reason):
-    """Skip locally; under CI=true a missing component is a failure."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
 
 
 def _pg_bin():
@@ -41,13 +34,13 @@ def pg_server():
     """initdb + pg_ctl start in a temporary directory (as user postgres when running as root)."""
     bindir = _pg_bin()
     if bindir is None:
-        _missing("PostgreSQL server binaries not found (apt-get install postgresql)")
+        missing_component("PostgreSQL server binaries not found (apt-get install postgresql)")
     as_user = []
     if os.geteuid() == 0:  # the server refuses to run as root
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            _missing("running as root and there is no 'postgres' user to run the server as")
+            missing_component("running as root and there is no 'postgres' user to run the server as")
         as_user = ["runuser", "-u", "postgres", "--"]
     workdir = tempfile.mkdtemp(prefix="registry-pg-")
     if as_user:
@@ -145,7 +138,8 @@ def test_init_app_uses_database_url_and_survives_an_unreachable_server(pg_url, t
     assert handle.get() is not None and handle.problem() is None
     handle.close()
     down = Flask("pg_down", instance_path=str(tmp_path))
-    down.config["DATABASE_URL"] = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{free_port()}/nothing"
+    credentials = "postgres:hunter2"  # pragma: allowlist secret - a server that is not running
+    down.config["DATABASE_URL"] = f"postgresql+psycopg://{credentials}@127.0.0.1:{free_port()}/nothing"
     down_handle = monitoring.init_app(down)
     assert down_handle.get() is None
     reason = down_handle.problem()
