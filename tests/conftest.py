@@ -1,5 +1,6 @@
 """Shared fixtures: an isolated app per test, its client, and real price history from the shipped data."""
 import io
+import multiprocessing
 from pathlib import Path
 
 import pandas as pd
@@ -44,3 +45,15 @@ def post_file(client, data, filename="GSPC_data.csv", **fields):
     """POST /predict with `data` as the multipart field `file` (the browser form's way), plus form fields."""
     return client.post("/predict", data={"file": (io.BytesIO(data), filename), **fields},
                        content_type="multipart/form-data")
+
+
+def run_processes(target, arg_tuples, timeout=120):
+    """Run target(*args) in one process per tuple, all at once; return their exit codes."""
+    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=target, args=args) for args in arg_tuples]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout)
+    return [proc.exitcode for proc in procs]

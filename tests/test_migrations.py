@@ -3,7 +3,6 @@
 A registry made by the release before migrations, with rows, upgrades to the current schema and loses none.
 """
 import datetime as dt
-import multiprocessing
 import sqlite3
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from app.monitoring.registry import ForecastRegistry
 from app.monitoring.storage import MIGRATIONS_DIR, actuals, forecasts, metadata, sqlite_url
+from tests.conftest import run_processes
 
 OLD_REGISTRY_SQL = Path(__file__).parent / "data" / "registry_before_migrations.sqlite.sql"
 
@@ -53,13 +53,12 @@ def test_a_new_registry_is_created_at_the_newest_revision(tmp_path):
         registry.dispose()
 
 
-def test_a_registry_from_before_migrations_upgrades_and_keeps_every_row(tmp_path):
-    url = old_registry(tmp_path / "old.sqlite3")
+def assert_upgrade_keeps_every_row(url):
+    """Open the old registry at `url` as the app does: it reaches the newest revision with every row intact."""
     plain = create_engine(url)
     before = all_rows(plain)
     assert len(before[0]) == 7 and len(before[1]) == 3
     assert schema_state(plain)[0] is None  # no alembic_version yet
-
     registry = ForecastRegistry(url)
     try:
         assert schema_state(registry.engine) == (head_revision(), [])
@@ -70,10 +69,15 @@ def test_a_registry_from_before_migrations_upgrades_and_keeps_every_row(tmp_path
         assert registry.counts() == {"pending": 5, "validated": 2}
         new = registry.register_forecasts("MSFT", dt.date(2024, 2, 1), 100.0, [{"date": dt.date(2024, 2, 2),
                                                                                  "close": 101.0}], "v2", "r", "h")
+        ForecastRegistry(url).dispose()  # a second worker finds the schema current
         assert new == 1 and registry.count_all() == 8
     finally:
         registry.dispose()
         plain.dispose()
+
+
+def test_a_registry_from_before_migrations_upgrades_and_keeps_every_row(tmp_path):
+    assert_upgrade_keeps_every_row(old_registry(tmp_path / "old.sqlite3"))
 
 
 def test_indexes_an_older_registry_lacked_are_added(tmp_path):
@@ -106,13 +110,7 @@ def _open_registry(url):
 def test_workers_starting_together_upgrade_once(tmp_path):
     """Four processes open one old registry at the same moment, as gunicorn workers do."""
     url = old_registry(tmp_path / "shared.sqlite3")
-    context = multiprocessing.get_context("spawn")
-    procs = [context.Process(target=_open_registry, args=(url,)) for _ in range(4)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(120)
-    assert [proc.exitcode for proc in procs] == [0, 0, 0, 0]
+    assert run_processes(_open_registry, [(url,)] * 4) == [0, 0, 0, 0]
     engine = create_engine(url)
     assert schema_state(engine) == (head_revision(), []) and len(all_rows(engine)[0]) == 7
     engine.dispose()

@@ -1,5 +1,4 @@
 """Forecast registry: registration, de-duplication, ticker rules, concurrent writers, unusable databases."""
-import multiprocessing
 import sqlite3
 import time
 
@@ -13,6 +12,7 @@ from app.errors import InvalidInput
 from app.monitoring import storage
 from app.monitoring.registry import ForecastRegistry, input_fingerprint
 from app.monitoring.tickers import normalise_ticker
+from tests.conftest import run_processes
 
 
 def forecast_rows(start="2024-01-08", horizon=3, base=100.0):
@@ -135,14 +135,7 @@ def _writer(path, worker, n):
 
 def _run_writers(path, n, timeout):
     """Four processes running _writer at once; their exit codes."""
-    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, w, n)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout)
-    return [p.exitcode for p in procs]
+    return run_processes(_writer, [(path, w, n) for w in range(4)], timeout)
 
 
 def test_concurrent_processes_lose_no_row(tmp_path):

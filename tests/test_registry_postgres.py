@@ -1,7 +1,6 @@
 """The registry on a real PostgreSQL server (Debian package `postgresql`), started here on a loopback port."""
 import datetime as dt
 import glob
-import multiprocessing
 import os
 import pwd
 import shutil
@@ -19,6 +18,7 @@ from app.monitoring.performance import performance_report
 from app.monitoring.prices import UploadedActualsSource
 from app.monitoring.registry import ForecastRegistry
 from app.monitoring.validation import validate_pending_forecasts
+from tests.conftest import run_processes
 from tests.server import free_port, missing_component
 
 psycopg = pytest.importorskip("psycopg")
@@ -119,13 +119,7 @@ def _writer(url, worker, n):
 
 
 def test_concurrent_processes_and_schema_creation_on_postgres(pg_url):
-    ctx = multiprocessing.get_context("spawn")  # no fork: other tests leave threads holding SQLite locks
-    procs = [ctx.Process(target=_writer, args=(pg_url, w, 100)) for w in range(4)]  # all create the schema too
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert run_processes(_writer, [(pg_url, w, 100) for w in range(4)]) == [0, 0, 0, 0]  # all create the schema
     reg = ForecastRegistry(pg_url)
     assert reg.counts("MSFT")["pending"] == 400 and reg.counts("AAPL")["pending"] == 1
     reg.dispose()
@@ -155,26 +149,9 @@ def test_a_new_postgres_registry_is_created_at_the_newest_revision(registry):
 
 
 def test_a_postgres_registry_from_before_migrations_upgrades_and_keeps_every_row(pg_url):
-    from sqlalchemy import create_engine
-
-    from tests.test_migrations import all_rows, head_revision, schema_state
+    from tests.test_migrations import assert_upgrade_keeps_every_row
 
     old_sql = (Path(__file__).parent / "data" / "registry_before_migrations.postgresql.sql").read_text()
     with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
         conn.execute(old_sql)
-    plain = create_engine(pg_url)
-    before = all_rows(plain)
-    assert len(before[0]) == 7 and len(before[1]) == 3 and schema_state(plain)[0] is None
-    registry = ForecastRegistry(pg_url)
-    try:
-        assert schema_state(registry.engine) == (head_revision(), [])
-        after = all_rows(plain)
-        assert after[1] == before[1]
-        assert [row[:len(before[0][0])] for row in after[0]] == before[0]
-        assert registry.counts() == {"pending": 5, "validated": 2}
-        assert registry.register_forecasts("MSFT", "2024-02-01", 100.0, rows("2024-02-02", 1), "v2", "r", "h") == 1
-        ForecastRegistry(pg_url).dispose()  # a second worker finds the schema current
-        assert registry.count_all() == 8
-    finally:
-        registry.dispose()
-        plain.dispose()
+    assert_upgrade_keeps_every_row(pg_url)
