@@ -321,8 +321,13 @@ def test_flask_cli_commands_validate_report_and_close_the_registry(tmp_path):
     assert result.exit_code == 2 and "--days-back" in result.output
 
 
-def test_cli_asks_a_running_api(tmp_path, capsys):
+def test_cli_asks_a_running_api(tmp_path, capsys, monkeypatch):
     app = build_app(tmp_path, MONITORING_TOKEN=TOKEN)
+
+    def no_app():
+        raise AssertionError("asking the API must not build an app or open a database")
+
+    monkeypatch.setattr(cli, "create_app", no_app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,20 +1,21 @@
-"""`python -m app.monitoring validate ...` is `flask --app app monitoring validate ...`.
+"""`python -m app.monitoring validate|report ...`: the `flask --app app monitoring` commands, without the flask CLI.
 
-Kept so that schedulers and containers set up with the module command keep working.
+Kept for schedulers and containers set up with the module command. `validate --api-url` only calls the API here:
+no app is built and no database is opened (the flask CLI builds the app to find its commands).
 """
 import sys
 
-from flask.cli import FlaskGroup
+from flask.cli import ScriptInfo
 
 from app import create_app
+from app.monitoring.cli import monitoring_cli
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one `monitoring` command; return its exit status."""
-    cli = FlaskGroup(create_app=create_app, add_default_commands=False, load_dotenv=False, set_debug_flag=False)
-    args = ["monitoring", *(sys.argv[1:] if argv is None else argv)]
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=args, prog_name="python -m app.monitoring")
+        monitoring_cli.main(args=args, prog_name="python -m app.monitoring", obj=ScriptInfo(create_app=create_app))
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0

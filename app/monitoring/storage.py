@@ -5,6 +5,7 @@ The tables below are the current schema; app/monitoring/migrations brings existi
 """
 from __future__ import annotations
 
+import logging
 import os
 import weakref
 from pathlib import Path
@@ -29,6 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from app.monitoring.wal import JOURNAL_SIZE_LIMIT
+
+log = logging.getLogger(__name__)
 
 # Milliseconds a writer waits for another process's write lock before SQLite reports "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -171,15 +174,21 @@ def _dispose_pool_after_fork(engine: Engine) -> None:
 
 def upgrade_schema(engine: Engine) -> None:
     """Bring the registry's schema to the newest migration (app/monitoring/migrations); keeps every row."""
+    # Alembic logs its set-up at INFO on every open (every worker, every command); we log what changed instead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
-
+    from alembic.runtime.migration import MigrationContext
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
 
     def run(conn: Connection) -> None:
+        before = MigrationContext.configure(conn).get_current_revision()
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+        after = MigrationContext.configure(conn).get_current_revision()
+        if after != before:
+            log.info("forecast registry schema upgraded from %s to %s", before or "no revision", after)
 
     upgrade_connection(engine, run)
 
