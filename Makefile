@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-run run test download train bench up clean
+.PHONY: install install-run run lint test download train bench up clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ install: $(VENV)/.installed-dev
 run: install-run
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c app/gunicorn_conf.py
 
-test: install
+# Style and correctness checks (rules in pyproject.toml); `make test` runs them first.
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
 	$(BIN)/python -m pytest
 
 download: install-run

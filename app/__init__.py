@@ -3,7 +3,7 @@ import logging
 
 from flask import Flask
 
-from app.config import settings_from_env
+from app.config import apply_settings
 
 log = logging.getLogger(__name__)
 
@@ -11,34 +11,30 @@ log = logging.getLogger(__name__)
 def create_app(config=None):
     """Build the app; `config` (a mapping) overrides the settings read from the environment."""
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(settings_from_env())
-    if config:
-        app.config.update(config)
-    if "MAX_UPLOAD_MB" in (config or {}):
-        app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    apply_settings(app.config, config)
     app.json.sort_keys = False
     _configure_logging(app)
-    _load_model(app)
 
     from app import metrics, monitoring
     from app.api import register_blueprints
+    from app.services import Services, attach
 
-    metrics.init_app(app)
-    monitoring.init_app(app)
+    services = attach(app, Services())
+    _load_model(app, services)
+    services.metrics = metrics.init_app(app)
+    services.registry = monitoring.init_app(app, services.metrics)
     register_blueprints(app)
     return app
 
 
-def _load_model(app):
+def _load_model(app, services):
     """Load the artifact once per process; on failure keep the reason for /ready and answer 503s."""
     from app.predictor import ModelLoadError, Predictor
 
-    app.extensions["predictor"] = None
-    app.extensions["model_error"] = None
     try:
-        app.extensions["predictor"] = Predictor.load(app.config["MODEL_DIR"])
+        services.predictor = Predictor.load(app.config["MODEL_DIR"])
     except ModelLoadError as exc:
-        app.extensions["model_error"] = str(exc)
+        services.model_error = str(exc)
         log.error("model not loaded: %s", exc)
 
 

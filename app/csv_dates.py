@@ -29,8 +29,9 @@ def parse_dates(values: np.ndarray, rows: np.ndarray) -> pd.DatetimeIndex:
     outside = (dates < EARLIEST_DATE) | (dates > LATEST_DATE)  # typos, and they would overflow date arithmetic
     if outside.any():
         position = int(np.argmax(outside))
-        raise InvalidInput("invalid_date", f"data row {rows[position] + 1} has the date {show_value(values[position])}, "
-                                           "outside the years 1800-2199; check the year")
+        shown = show_value(values[position])
+        raise InvalidInput("invalid_date", f"data row {rows[position] + 1} has the date {shown}, outside the years "
+                                           "1800-2199; check the year")
     return dates
 
 

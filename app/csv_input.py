@@ -25,7 +25,11 @@ CONTROL_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def parse_price_csv(data: bytes) -> pd.DataFrame:
     """Return a frame indexed by ascending tz-naive "date" with float price columns; raise InvalidInput."""
-    raw = _read_table(_decode(data))
+    return price_frame(_read_table(_decode(data)))
+
+
+def price_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The checks and cleaning of parse_price_csv on a table already read (columns Date, ..., Close, ...)."""
     columns = _map_columns(raw.columns)
     date_raw = date_strings(raw[columns["date"]])
     close_raw = raw[columns["close"]]

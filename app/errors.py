@@ -1,4 +1,5 @@
-"""The user-facing error contract: InvalidInput and the JSON error response."""
+"""The user-facing error contract: InvalidInput (the user's mistake), ServiceUnavailable (ours or upstream's),
+and the JSON error response."""
 import json
 
 from flask import Response
@@ -18,6 +19,20 @@ class InvalidInput(Exception):
 
     def __repr__(self):
         return f"InvalidInput({self.code!r}, {self.message!r}, status={self.status})"
+
+
+class ServiceUnavailable(Exception):
+    """Something the request needs is down (the model, the registry, the price source): answered 503.
+
+    Not the user's mistake: the message says what is down and what the user can do meanwhile.
+    """
+
+    status = 503
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def error_response(status: int, code: str, message: str, **extra) -> Response:

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app import metrics
 from app.baselines import drift_rate
-from app.csv_input import parse_price_csv, require_rows
-from app.errors import InvalidInput
-from app.monitoring import get_registry
+from app.csv_input import parse_price_csv, price_frame, require_rows
+from app.errors import InvalidInput, ServiceUnavailable
 from app.monitoring.interval_adjustment import current_adjustment
 from app.monitoring.registry import input_fingerprint
 from app.monitoring.stored import RECENT_CLOSES
@@ -43,8 +41,8 @@ def parse_horizon(value, max_horizon):
     return int(text)
 
 
-def fetch_history_csv(ticker, days):
-    """Recent daily history of `ticker` as CSV bytes, through the same fetch function as downloadData."""
+def fetch_history(ticker, days):
+    """Recent daily history of `ticker`, through the same fetch function as downloadData, checked like an upload."""
     from downloadData.downloadData import DownloadError, fetch_prices  # yfinance is imported only if used
 
     start = (pd.Timestamp.today().normalize() - pd.Timedelta(days=days)).date().isoformat()
@@ -53,18 +51,19 @@ def fetch_history_csv(ticker, days):
     except DownloadError as exc:
         if exc.unknown_ticker:
             raise InvalidInput("unknown_ticker", str(exc), status=404) from exc
-        raise InvalidInput("price_source_unavailable", f"could not fetch {ticker} from Yahoo Finance ({exc}); "
-                                                       "upload a CSV instead or retry later", status=503) from exc
-    return frame.to_csv().encode()
+        raise ServiceUnavailable("price_source_unavailable", f"could not fetch {ticker} from Yahoo Finance ({exc}); "
+                                                             "upload a CSV instead or retry later") from exc
+    return price_frame(frame.reset_index())
 
 
-def run_forecast(app, req, history_days=0):
+def run_forecast(services, config, req, history_days=0):
     """Validate the request, forecast, record metrics and register the forecast; return the answer dict.
 
-    With history_days, the answer also carries the last closes (for the page's chart).
+    `services` are the app's (app.services.Services), `config` its settings. With history_days, the answer
+    also carries the last closes (for the page's chart).
     """
     started = time.perf_counter()
-    predictor = app.extensions["predictor"]
+    predictor, metrics = services.predictor, services.metrics
     horizon = parse_horizon(req.horizon_field, predictor.max_horizon)
     ticker = normalise_ticker(req.ticker_field, req.filename)
     data = req.data
@@ -72,17 +71,18 @@ def run_forecast(app, req, history_days=0):
         if ticker == UNKNOWN_TICKER:
             raise InvalidInput("missing_file", "send a CSV file (multipart field 'file' or a text/csv body), "
                                                "or a 'ticker' to fetch its recent history")
-        data = fetch_history_csv(ticker, app.config["TICKER_HISTORY_DAYS"])
-    frame = parse_price_csv(data)
+        frame = fetch_history(ticker, config["TICKER_HISTORY_DAYS"])
+    else:
+        frame = parse_price_csv(data)
     require_rows(frame, predictor.min_history)
     closes = frame["close"].to_numpy()
 
-    adjustment = current_adjustment(get_registry(app), predictor.version, predictor.max_horizon)
+    adjustment = current_adjustment(services.registry.get(), predictor.version, predictor.max_horizon)
     inference_started = time.perf_counter()
     forecast = predictor.forecast(closes, horizon, adjustment=adjustment)
     metrics.observe_inference(time.perf_counter() - inference_started)
     metrics.count_prediction()
-    _record_backtest_errors(app, predictor, closes)
+    _record_backtest_errors(metrics, config["BACKTEST_DAYS"], predictor, closes)
 
     last_date = frame.index[-1]
     dates, calendar = next_sessions(ticker, last_date.date(), horizon)
@@ -95,7 +95,7 @@ def run_forecast(app, req, history_days=0):
     seen = closes[-predictor.min_history:]  # what the model used: the same input is registered once
     # The drift baseline goes to the registry only, so validation can score the model against it.
     registry_rows = [{**row, "drift": float(d)} for row, d in zip(rows, forecast.drift, strict=True)]
-    registered = _register(app, ticker, frame, registry_rows, predictor.version, req.request_id,
+    registered = _register(services, ticker, frame, registry_rows, predictor.version, req.request_id,
                            input_fingerprint(seen, last_date))
     answer = {
         "ticker": ticker,
@@ -116,9 +116,9 @@ def run_forecast(app, req, history_days=0):
     return answer
 
 
-def _record_backtest_errors(app, predictor, closes):
+def _record_backtest_errors(metrics, backtest_days, predictor, closes):
     """Compare one-step forecasts for the last days of the upload with the closes that followed."""
-    n = min(app.config["BACKTEST_DAYS"], len(closes) - predictor.min_history)
+    n = min(backtest_days, len(closes) - predictor.min_history)
     if n <= 0:
         return
     predicted, actual = predictor.one_step_backtest(closes, n)
@@ -128,13 +128,13 @@ def _record_backtest_errors(app, predictor, closes):
     metrics.record_errors("backtest", predicted, actual, naive, drift)
 
 
-def _register(app, ticker, frame, rows, model_version, request_id, input_hash):
+def _register(services, ticker, frame, rows, model_version, request_id, input_hash):
     """Register the forecast and keep the upload's recent closes as realised prices; False if the store failed.
 
     A registry outage must not cost the user the forecast: it is logged, reported by /ready and in the answer.
     Closes uploaded without a ticker are not kept (the registry ignores UNKNOWN): they validate no one's forecast.
     """
-    registry = get_registry(app)
+    registry = services.registry.get()
     if registry is None:
         return False
     try:
@@ -146,5 +146,5 @@ def _register(app, ticker, frame, rows, model_version, request_id, input_hash):
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
         log.exception("forecast registry write failed (request_id=%s)", request_id)
         return False
-    metrics.count_registered(registered)
+    services.metrics.count_registered(registered)
     return True

@@ -8,14 +8,13 @@ request. Under gunicorn (PROMETHEUS_MULTIPROC_DIR set) values live in per-proces
 import time
 
 import numpy as np
-from flask import Response, current_app, g, has_app_context, request
+from flask import Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from app import process_metrics
 from app.intervals import HORIZON_BUCKETS, LEVELS, horizon_bucket, level_key
 
-EXTENSION_KEY = "metrics"
 UNMATCHED_ENDPOINT = "<unmatched>"
 # Clients choose the method token; anything outside this set is counted as "other" to keep labels bounded.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -46,20 +45,20 @@ class ApiMetrics:
         self.predictions = Counter(
             "model_predictions_total", "Successful forecast requests.", registry=registry)
         # mostrecent: the value set last by any worker wins, and it survives that worker's exit.
-        self.error_absolute = Gauge(
+        self.latest_batch_mae = Gauge(
             "model_prediction_error_absolute",
             "Mean absolute error (price units) of the latest batch of forecasts compared with realised closes.",
             ("source",), multiprocess_mode="mostrecent", registry=registry)
-        self.errors = Counter(
+        self.compared = Counter(
             "model_prediction_errors_total", "Forecasts compared with a realised close.",
             error_labels, registry=registry)
-        self.absolute_error = Counter(
+        self.absolute_error_sum = Counter(
             "model_prediction_absolute_error_total", "Sum of absolute errors, price units.",
             error_labels, registry=registry)
-        self.squared_error = Counter(
+        self.squared_error_sum = Counter(
             "model_prediction_squared_error_total", "Sum of squared errors, squared price units.",
             error_labels, registry=registry)
-        self.percentage_error = Counter(
+        self.percentage_error_sum = Counter(
             "model_prediction_absolute_percentage_error_total", "Sum of absolute percentage errors, percent.",
             error_labels, registry=registry)
         coverage_labels = ("level", "horizon_bucket")
@@ -85,7 +84,8 @@ class ApiMetrics:
         # Children exist from the start at 0, so the first increase() after start-up is not lost.
         for source in SOURCES:
             for forecaster in FORECASTERS:
-                for counter in (self.errors, self.absolute_error, self.squared_error, self.percentage_error):
+                for counter in (self.compared, self.absolute_error_sum, self.squared_error_sum,
+                                self.percentage_error_sum):
                     counter.labels(source, forecaster)
         for level in LEVELS:
             for bucket, _, _ in HORIZON_BUCKETS:
@@ -133,12 +133,12 @@ class ApiMetrics:
             if not forecast.size:
                 continue
             error = np.abs(forecast - observed)
-            self.errors.labels(source, forecaster).inc(error.size)
-            self.absolute_error.labels(source, forecaster).inc(float(error.sum()))
-            self.squared_error.labels(source, forecaster).inc(float(np.square(error).sum()))
-            self.percentage_error.labels(source, forecaster).inc(float((100.0 * error / observed).sum()))
+            self.compared.labels(source, forecaster).inc(error.size)
+            self.absolute_error_sum.labels(source, forecaster).inc(float(error.sum()))
+            self.squared_error_sum.labels(source, forecaster).inc(float(np.square(error).sum()))
+            self.percentage_error_sum.labels(source, forecaster).inc(float((100.0 * error / observed).sum()))
             if forecaster == "lstm":
-                self.error_absolute.labels(source).set(float(error.mean()))
+                self.latest_batch_mae.labels(source).set(float(error.mean()))
 
     def record_coverage(self, horizon_steps, inside_by_level):
         """Count validated forecasts per level and horizon bucket, and those whose close fell inside.
@@ -166,13 +166,17 @@ class ApiMetrics:
         self.pending.set(pending_n)
         self.last_validation.set(timestamp)
 
-    def set_pending(self, pending_n):
-        """Publish the number of pending forecasts (e.g. read from the registry at start-up)."""
+    def publish_registry_state(self, pending_n, last_validation_timestamp=None):
+        """Start the pending and last-validation gauges from the registry (at start-up), not at 0."""
         self.pending.set(pending_n)
+        if last_validation_timestamp is not None:
+            self.last_validation.set(last_validation_timestamp)
 
 
-def init_app(app, registry=None):
-    """Create the metrics for `app`, count every request, and serve them on GET /metrics.
+def init_app(app, registry=None) -> ApiMetrics:
+    """Create the metrics for `app`, count every request, serve them on GET /metrics, and return them.
+
+    The caller passes the returned object to what records into it (no lookup through the current app).
 
     Multiprocess mode (PROMETHEUS_MULTIPROC_DIR set) ignores `registry`: /metrics merges every worker's files.
     Otherwise metrics go to `registry`, by default a new one with the process, GC and platform collectors.
@@ -189,7 +193,6 @@ def init_app(app, registry=None):
             process_metrics.register_default_collectors(registry)
         metrics = ApiMetrics(registry)
         exposed, worker = registry, None
-    app.extensions[EXTENSION_KEY] = metrics
     _install_request_hooks(app, metrics, worker)
     app.add_url_rule("/metrics", "metrics", _metrics_view(exposed, worker), methods=["GET"])
     return metrics
@@ -222,58 +225,3 @@ def _metrics_view(exposed, worker):
         return Response(generate_latest(exposed), headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     return serve_metrics
-
-
-def _current():
-    """The metrics of the current app, or None outside an app or when metrics are not installed."""
-    if not has_app_context():
-        return None
-    return current_app.extensions.get(EXTENSION_KEY)
-
-
-def observe_inference(seconds):
-    """Record the duration of one model forecast call."""
-    if (metrics := _current()) is not None:
-        metrics.observe_inference(seconds)
-
-
-def count_prediction():
-    """Count one successful forecast request."""
-    if (metrics := _current()) is not None:
-        metrics.count_prediction()
-
-
-def record_errors(source, predicted, actual, naive, drift=None):
-    """Add lstm, naive and drift errors for `source` ("backtest" or "validated"); see ApiMetrics.record_errors."""
-    if (metrics := _current()) is not None:
-        metrics.record_errors(source, predicted, actual, naive, drift)
-
-
-def record_coverage(horizon_steps, inside_by_level):
-    """Count validated forecasts inside/outside their intervals; see ApiMetrics.record_coverage."""
-    if (metrics := _current()) is not None:
-        metrics.record_coverage(horizon_steps, inside_by_level)
-
-
-def count_registered(n):
-    """Count `n` forecasts newly stored in the forecast registry."""
-    if (metrics := _current()) is not None:
-        metrics.count_registered(n)
-
-
-def record_validation(validated_n, pending_n, timestamp):
-    """Record one validation run (validated count, pending count, unix time of the run)."""
-    if (metrics := _current()) is not None:
-        metrics.record_validation(validated_n, pending_n, timestamp)
-
-
-def set_pending(pending_n):
-    """Publish the number of pending forecasts."""
-    if (metrics := _current()) is not None:
-        metrics.set_pending(pending_n)
-
-
-def set_last_validation(timestamp):
-    """Publish when forecasts were last validated (unix time), e.g. read from the registry at start-up."""
-    if (metrics := _current()) is not None:
-        metrics.last_validation.set(timestamp)

@@ -1,7 +1,7 @@
 """POST /predict with a one-year CSV through gunicorn (2 workers): latency, throughput, start-up, memory.
 
-Prints our server's figures beside a reference measured in the same run: the peer projects' style of
-server (Keras model.predict per request, bench/reference_keras_app.py) on the same machine and CSV.
+Prints our server's figures beside a reference measured in the same run: a server that calls Keras
+`model.predict` per request (bench/reference_keras_app.py), on the same machine and CSV.
 Throughput uses wrk (Debian package) when present, else a Python thread pool.
 """
 import argparse
@@ -60,8 +60,8 @@ def throughput(url, seconds):
                          'wrk.headers["Content-Type"] = "text/csv"\n')
         out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", script.name, url + "/predict"],
                              capture_output=True, text=True).stdout
-        line = next(l for l in out.splitlines() if l.startswith("Requests/sec"))
-        errors = [l.strip() for l in out.splitlines() if "Non-2xx" in l or "Socket errors" in l]
+        line = next(text for text in out.splitlines() if text.startswith("Requests/sec"))
+        errors = [text.strip() for text in out.splitlines() if "Non-2xx" in text or "Socket errors" in text]
         return float(line.split()[1]), errors
     raise SystemExit("install wrk (apt-get install wrk) for the throughput figure")
 

@@ -47,7 +47,8 @@ def main(argv=None) -> int:
 
     rows = {
         "numpy forward, 1 window": p50_ms(lambda: predictor.lstm.predict(window), args.repeats),
-        "numpy forward, batch of 250 windows": p50_ms(lambda: predictor.lstm.predict(batch), max(10, args.repeats // 10)),
+        "numpy forward, batch of 250 windows": p50_ms(lambda: predictor.lstm.predict(batch),
+                                                      max(10, args.repeats // 10)),
         "Predictor.forecast horizon 1": p50_ms(lambda: predictor.forecast(closes, 1), args.repeats),
         "Predictor.forecast horizon 30": p50_ms(lambda: predictor.forecast(closes, 30), max(10, args.repeats // 5)),
         "Predictor.one_step_backtest n=250": p50_ms(lambda: predictor.one_step_backtest(closes, 250),
@@ -72,8 +73,10 @@ def main(argv=None) -> int:
     for name, value in {**rows, **keras_rows}.items():
         print(f"  {name:<{width}}  p50 {value:9.3f} ms")
     one, batch_np = rows["numpy forward, 1 window"], rows["numpy forward, batch of 250 windows"]
-    print(f"\n  ratio keras model.predict / numpy, 1 window:   {keras_rows['keras model.predict, 1 window'] / one:6.1f}x")
-    print(f"  ratio keras model(x) / numpy, 1 window:        {keras_rows['keras model(x) direct call, 1 window'] / one:6.1f}x")
+    predict_one = keras_rows["keras model.predict, 1 window"]
+    call_one = keras_rows["keras model(x) direct call, 1 window"]
+    print(f"\n  ratio keras model.predict / numpy, 1 window:   {predict_one / one:6.1f}x")
+    print(f"  ratio keras model(x) / numpy, 1 window:        {call_one / one:6.1f}x")
     print(f"  ratio keras model.predict / numpy, 250 windows: "
           f"{keras_rows['keras model.predict, batch of 250 windows'] / batch_np:6.1f}x")
     print(f"  one-window goal <= 1 ms p50: {'met' if one <= 1.0 else 'NOT met'} ({one:.3f} ms)")

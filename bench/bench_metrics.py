@@ -37,7 +37,7 @@ class Gunicorn:
         self.multiproc_dir = tmp_path / "prom_multiproc"
         env = dict(os.environ, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers),
                    REGISTRY_PATH=str(tmp_path / "forecasts.sqlite3"), PROMETHEUS_MULTIPROC_DIR=str(self.multiproc_dir))
-        self.log = open(tmp_path / "gunicorn.log", "wb")
+        self.log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - gunicorn writes to it until stop()
         self.process = subprocess.Popen([GUNICORN, "-c", "app/gunicorn_conf.py"], cwd=ROOT, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60

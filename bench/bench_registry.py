@@ -119,6 +119,7 @@ def bench_registry(path: str, n: int) -> list[str]:
 def bench_predict(tmp: str, n: int) -> list[str]:
     """POST /predict (one-year CSV) through the Flask test client, with and without the registry."""
     from app import create_app
+    from app.services import services_of
 
     frame = pd.read_csv(ROOT / "downloadData" / "data" / "GSPC_data.csv").tail(252)
     out = []
@@ -126,13 +127,14 @@ def bench_predict(tmp: str, n: int) -> list[str]:
         results = {}
         for label, with_registry in (("without registry", False), ("with registry", True)):
             app = create_app({"TESTING": True, "REGISTRY_PATH": os.path.join(tmp, f"predict-{horizon}.sqlite3")})
-            if app.extensions.get("predictor") is None:
-                return [f"POST /predict skipped: model not loaded ({app.extensions.get('model_error')})"]
+            services = services_of(app)
+            if services.predictor is None:
+                return [f"POST /predict skipped: model not loaded ({services.model_error})"]
             if not with_registry:
-                app.extensions["forecast_registry"] = None
+                services.registry.detach()
             client = app.test_client()
 
-            def call(i):
+            def call(i, client=client, horizon=horizon):
                 data = frame.assign(Close=frame["Close"] * (1 + i * 1e-6)).to_csv(index=False).encode()  # new input
                 response = client.post("/predict", data={"file": (io.BytesIO(data), "GSPC_data.csv"),
                                                          "horizon": str(horizon)}, content_type="multipart/form-data")

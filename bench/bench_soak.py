@@ -178,10 +178,13 @@ def report(records, elapsed, rss, before, after, rows, log):
          + ", ".join(f"{100 * g:+.1f} %" for g in from_boot.values()) + " from boot, before any request)"
          + ("" if same_workers else "; workers were replaced during the run"))
     sent = total(after, "http_requests_total") - total(before, "http_requests_total") - 1  # the first scrape
+    def predict_answers(status):
+        return (total(after, "http_requests_total", endpoint="/predict", status=status)
+                - total(before, "http_requests_total", endpoint="/predict", status=status))
+
     goal("http_requests_total == requests answered", sent == len(answered),
          f"counter rose by {sent:.0f} (first scrape excluded), clients got {len(answered)} answers; /predict by "
-         f"status: " + ", ".join(f"{s} {total(after, 'http_requests_total', endpoint='/predict', status=s) - total(before, 'http_requests_total', endpoint='/predict', status=s):.0f}"
-                                 for s in sorted({str(r['status']) for r in answered})))
+         f"status: " + ", ".join(f"{s} {predict_answers(s):.0f}" for s in sorted({str(r['status']) for r in answered})))
     ok_good = [r for r in good if r["status"] == 200]
     missing = [r for r in ok_good if not r["registered"] or rows.get(r["request_id"]) != r["horizon"]]
     expected_rows = sum(r["horizon"] for r in ok_good)

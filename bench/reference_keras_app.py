@@ -1,4 +1,4 @@
-"""The peer projects' serving style, as the in-run reference: Keras `model.predict` on every request.
+"""The in-run reference: a server that calls Keras `model.predict` on every request.
 
 Same artifact and preprocessing as ours; only the forward pass differs (Keras per request vs NumPy).
 Run by bench/bench_api.py under gunicorn; not part of the product.

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "data"
+DEFAULT_TICKERS = ("^GSPC", "MSFT")  # the histories shipped in downloadData/data
 PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
 REQUIRED_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
 
@@ -147,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m downloadData.downloadData",
         description="Download daily OHLCV history from Yahoo Finance (yfinance) into <SYMBOL>_data.csv.")
-    parser.add_argument("--ticker", action="append", required=True, metavar="SYMBOL",
-                        help="Yahoo ticker, e.g. PETR4.SA, MSFT or ^GSPC; repeat for several tickers")
+    parser.add_argument("--ticker", action="append", metavar="SYMBOL",
+                        help="Yahoo ticker, e.g. PETR4.SA, MSFT or ^GSPC; repeat for several tickers "
+                             f"(default: {' '.join(DEFAULT_TICKERS)})")
     parser.add_argument("--start", type=_iso_date, default="2015-01-01",
                         help="first date, inclusive (YYYY-MM-DD; default 2015-01-01)")
     parser.add_argument("--end", type=_iso_date, default=None,
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --end {args.end} must be after --start {args.start}", file=sys.stderr)
         return 2
     failures = 0
-    for symbol in args.ticker:
+    for symbol in args.ticker or DEFAULT_TICKERS:
         try:
             frame = fetch_prices(symbol, args.start, args.end)
             path = save_csv(frame, args.out / csv_name(symbol))

@@ -8,15 +8,33 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, when run as a script
-from app.thresholds import COVERAGE_80_HIGH, COVERAGE_80_LOW, RMAE_ALARM  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from any folder: the thresholds live in the app package
+    sys.path.insert(0, str(ROOT))
+
+from app.thresholds import (  # noqa: E402
+    API_JOB,
+    API_SELECTOR,
+    COVERAGE_80_HIGH,
+    COVERAGE_80_LOW,
+    HTTP_5XX_RATIO,
+    HTTP_P95_LATENCY,
+    INFERENCE_P95,
+    MAPE_QUALITY_BAND,
+    MODEL_WORSE_THAN_NAIVE,
+    QUALITY_WINDOW_DAYS,
+)
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 # The uid grafana/provisioning/datasources/prometheus.yml fixes; exported dashboards' ${DS_...} inputs don't load.
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 SCHEMA_VERSION = 39
-MAPE_THRESHOLD_PERCENT = 5  # the app's MAPE_ALERT_THRESHOLD default: the quality band (it no longer pages)
 DASHED = {"mode": "dashed"}  # draw a panel's threshold as a dashed line
+
+
+def alert_line(threshold):
+    """Threshold steps that draw `threshold` (an app.thresholds entry): green below, red above."""
+    return [("green", None), ("red", threshold.value)]
 
 
 def _threshold_steps(steps):
@@ -55,13 +73,14 @@ def stat(title, description, expr, unit, thresholds=None):
     }
 
 
-API = '{job="api"}'
+API = API_SELECTOR
+WINDOW = QUALITY_WINDOW_DAYS
 NAIVE_DOTTED = {"matcher": {"id": "byRegexp", "options": "naive.*"},
                 "properties": [{"id": "custom.lineStyle", "value": {"fill": "dot", "dash": [2, 6]}}]}
 
 
 def health_panels():
-    """Process health: totals from the recording rules, per-process panels with seed 003's queries verbatim."""
+    """Process health: totals from the recording rules, per-process panels on the raw process metrics."""
     return [
         stat("API worker processes", "Gunicorn workers currently exporting process metrics.",
              f"count(process_resident_memory_bytes{API})", unit="short"),
@@ -94,11 +113,12 @@ def api_panels():
     return [
         stat("Requests per second (5m)", "All HTTP requests the API answered, per second.",
              f"job:http_requests:rate5m{API}", unit="reqps"),
-        stat("p95 latency (5m)", "95% of requests finished faster than this; the HighP95Latency alert fires "
-             "above 500 ms.", latency(95), unit="s", thresholds=[("green", None), ("red", 0.5)]),
-        stat("5xx ratio (5m)", "Share of requests that failed on the server side; High5xxRatio fires above 5%.",
-             f"job:http_requests_5xx:ratio_rate5m{API}", unit="percentunit",
-             thresholds=[("green", None), ("orange", 0.01), ("red", 0.05)]),
+        stat("p95 latency (5m)", f"95% of requests finished faster than this; the {HTTP_P95_LATENCY.alert} alert "
+             f"fires above {HTTP_P95_LATENCY.shown()}.", latency(95), unit="s",
+             thresholds=alert_line(HTTP_P95_LATENCY)),
+        stat("5xx ratio (5m)", f"Share of requests that failed on the server side; {HTTP_5XX_RATIO.alert} fires above "
+             f"{HTTP_5XX_RATIO.shown()}.", f"job:http_requests_5xx:ratio_rate5m{API}", unit="percentunit",
+             thresholds=alert_line(HTTP_5XX_RATIO)),
         timeseries("Request rate by method and status (1m)", "HTTP requests per second, by method and status code.",
                    [(f"job_method_status:http_requests:rate1m{API}", "{{method}} {{status}}")], unit="reqps",
                    width=12),
@@ -106,16 +126,17 @@ def api_panels():
                    "(<unmatched> = paths that match no route).",
                    [(f"job_endpoint:http_requests:rate5m{API}", "{{endpoint}}")], unit="reqps", width=12),
         timeseries("Latency p50 / p95 / p99 (5m)", "Response time quantiles over all endpoints; the dashed line is "
-                   "the 500 ms p95 alert threshold.",
+                   f"the {HTTP_P95_LATENCY.shown()} {HTTP_P95_LATENCY.alert} alert threshold.",
                    [(latency(q), f"p{q}") for q in (50, 95, 99)], unit="s", width=12,
-                   thresholds=[("green", None), ("red", 0.5)], thresholds_style=DASHED),
-        timeseries("5xx ratio (5m)", "Server errors divided by all requests; the dashed line is the 5% alert "
-                   "threshold.", [(f"job:http_requests_5xx:ratio_rate5m{API}", "5xx share")], unit="percentunit",
-                   width=12, thresholds=[("green", None), ("red", 0.05)], thresholds_style=DASHED),
+                   thresholds=alert_line(HTTP_P95_LATENCY), thresholds_style=DASHED),
+        timeseries("5xx ratio (5m)", f"Server errors divided by all requests; the dashed line is the "
+                   f"{HTTP_5XX_RATIO.shown()} {HTTP_5XX_RATIO.alert} alert threshold.",
+                   [(f"job:http_requests_5xx:ratio_rate5m{API}", "5xx share")], unit="percentunit",
+                   width=12, thresholds=alert_line(HTTP_5XX_RATIO), thresholds_style=DASHED),
         timeseries("p95 latency by endpoint (5m)", "Which routes are slow.",
                    [(f"job_endpoint:http_request_duration_seconds:p95_5m{API}", "{{endpoint}}")], unit="s",
                    width=24),
-        row("Seed 003 queries (raw PromQL, without recording rules)", [
+        row("Raw PromQL, without recording rules", [
             timeseries("Request rate (1m), raw", "sum(rate(http_requests_total[1m])) by (method, status).",
                        [("sum(rate(http_requests_total[1m])) by (method, status)", "{{method}} {{status}}")],
                        unit="reqps", width=12),
@@ -129,7 +150,6 @@ def api_panels():
 def model_panels():
     """Inference speed, throughput and forecast quality of the LSTM next to the naive baseline."""
     inference_raw = "histogram_quantile({q}, sum(rate(model_inference_duration_seconds_bucket[5m])) by (le))"
-    mape_limit = [("green", None), ("red", MAPE_THRESHOLD_PERCENT)]
     by_model = "{{forecaster}} · {{source}}"
     quality = dict(overrides=[NAIVE_DOTTED])
     return [
@@ -141,22 +161,23 @@ def model_panels():
              "(about 55 years ago = no run since the API started).",
              f"max(forecasts_last_validation_timestamp_seconds{API}) * 1000", unit="dateTimeFromNow"),
         timeseries("Inference latency p50 / p95 (5m)", "Time of one model forecast call; the dashed line is the "
-                   "50 ms HighInferenceP95 alert threshold.",
+                   f"{INFERENCE_P95.shown()} {INFERENCE_P95.alert} alert threshold.",
                    [(f"job:model_inference_duration_seconds:p50_5m{API}", "p50"),
                     (f"job:model_inference_duration_seconds:p95_5m{API}", "p95")], unit="s", width=12,
-                   thresholds=[("green", None), ("red", 0.05)], thresholds_style=DASHED),
+                   thresholds=alert_line(INFERENCE_P95), thresholds_style=DASHED),
         timeseries("Forecast rate (1m)", "Successful forecasts per second.",
                    [(f"job:model_predictions:rate1m{API}", "forecasts")], unit="reqps", width=12),
-        timeseries(f"MAPE, LSTM vs naive and drift — quality band {MAPE_THRESHOLD_PERCENT}%",
+        timeseries(f"MAPE, LSTM vs naive and drift — quality band {MAPE_QUALITY_BAND:g}%",
                    "Mean absolute percentage error over the last day by source (backtest = one-step forecasts "
-                   "on each upload, validated = registered forecasts vs realised closes), plus the 7-day "
+                   f"on each upload, validated = registered forecasts vs realised closes), plus the {WINDOW}-day "
                    "validated MAPE. Naive (last close) is dotted; the dashed line is the "
-                   f"{MAPE_THRESHOLD_PERCENT}% quality band. It does not page: a 30-day forecast's MAPE is near 5% "
-                   "for naive too; the ModelWorseThanNaive alert compares with naive instead.",
+                   f"{MAPE_QUALITY_BAND:g}% quality band. It does not page: a 30-day forecast's MAPE is near 5% "
+                   f"for naive too; the {MODEL_WORSE_THAN_NAIVE.alert} alert compares with naive instead.",
                    [(f"job_source_forecaster:model_prediction_mape:1d{API}", by_model + " (1d)"),
-                    ('job_source_forecaster:model_prediction_mape:7d{job="api", source="validated"}',
-                     "{{forecaster}} · validated (7d)")],
-                   unit="percent", width=24, thresholds=mape_limit, thresholds_style=DASHED, **quality),
+                    (f'job_source_forecaster:model_prediction_mape:{WINDOW}d{{job="{API_JOB}", source="validated"}}',
+                     f"{{{{forecaster}}}} · validated ({WINDOW}d)")],
+                   unit="percent", width=24, thresholds=[("green", None), ("red", MAPE_QUALITY_BAND)],
+                   thresholds_style=DASHED, **quality),
         timeseries("Interval coverage by horizon (7d) beside the nominal 80% and 95%",
                    "Share of validated forecasts whose realised close fell inside their 80% and 95% intervals, per "
                    "horizon bucket (trading days ahead), over 7 days. Flat lines: the nominal levels. The dashed "
@@ -172,13 +193,13 @@ def model_panels():
                    [(f"job_level:model_interval_coverage:7d{API}", "{{level}}% (7d)"),
                     (f"job_level:model_interval_coverage:30d{API}", "{{level}}% (30d)")],
                    unit="percentunit", width=12),
-        timeseries(f"rMAE vs naive and drift (7d) — alert above {RMAE_ALARM:g}",
+        timeseries(f"rMAE vs naive and drift ({WINDOW}d) — alert above {MODEL_WORSE_THAN_NAIVE.value:g}",
                    "The LSTM's MAE divided by the baseline's on the same validated forecasts over 7 days: below 1 "
-                   "the LSTM is better. Above 1 against naive (from 100 forecasts) the ModelWorseThanNaive alert "
-                   "pages.",
+                   "the LSTM is better. Above 1 against naive (from 100 forecasts) the "
+                   f"{MODEL_WORSE_THAN_NAIVE.alert} alert pages.",
                    [(f"job_source:model_prediction_rmae_vs_naive:7d{API}", "vs naive · {{source}}"),
                     (f"job_source:model_prediction_rmae_vs_drift:7d{API}", "vs drift · {{source}}")],
-                   unit="none", width=24, thresholds=[("green", None), ("red", RMAE_ALARM)],
+                   unit="none", width=24, thresholds=alert_line(MODEL_WORSE_THAN_NAIVE),
                    thresholds_style=DASHED),
         timeseries("MAE, LSTM vs naive (1d)", "Mean absolute error in price units; naive (last close) is dotted.",
                    [(f"job_source_forecaster:model_prediction_mae:1d{API}", by_model)], unit="currencyUSD",
@@ -187,7 +208,7 @@ def model_panels():
                    "errors are large); naive (last close) is dotted.",
                    [(f"job_source_forecaster:model_prediction_rmse:1d{API}", by_model)], unit="currencyUSD",
                    width=12, **quality),
-        timeseries("Latest absolute error, 1h average (seed 003's MAE)",
+        timeseries("Latest absolute error, 1h average",
                    "avg_over_time(model_prediction_error_absolute[1h]): the mean absolute error of the latest "
                    "batch of LSTM forecasts compared with closes, averaged over an hour.",
                    [("avg_over_time(model_prediction_error_absolute[1h])", "{{source}}")], unit="currencyUSD",
@@ -197,7 +218,7 @@ def model_panels():
                    [(f"job:forecasts_validated:increase1d{API}", "validated (last 1d)"),
                     (f"forecasts_pending{API}", "pending"),
                     (f"job:forecasts_registered:increase1d{API}", "registered (last 1d)")], unit="short", width=12),
-        row("Seed 003 queries (raw PromQL, without recording rules)", [
+        row("Raw PromQL, without recording rules", [
             timeseries("Inference latency p50 / p95 (5m), raw", "Quantiles computed from the raw histogram buckets.",
                        [(inference_raw.format(q="0.50"), "p50"), (inference_raw.format(q="0.95"), "p95")],
                        unit="s", width=12),

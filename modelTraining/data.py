@@ -1,4 +1,4 @@
-"""Load a price CSV and split it chronologically into train / validation / test targets."""
+"""Load a price CSV (with the API's parser) and split it chronologically into train / validation / test targets."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,21 +7,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from app.csv_input import parse_price_csv
 from app.forecasting import min_history
 
 
 def load_closes(csv_path: str | Path, start: str | None = None, end: str | None = None,
                 last_years: float | None = None) -> pd.Series:
-    """Close prices indexed by date (ascending), optionally cut to [start, end] or to the last N years."""
-    frame = pd.read_csv(csv_path)
-    columns = {c.strip().lower(): c for c in frame.columns}
-    if "date" not in columns or "close" not in columns:
-        raise ValueError(f"{csv_path}: needs Date and Close columns, has {list(frame.columns)}")
-    dates = pd.to_datetime(frame[columns["date"]], errors="coerce")
-    closes = pd.Series(pd.to_numeric(frame[columns["close"]], errors="coerce").to_numpy(),
-                       index=pd.DatetimeIndex(dates, name="date"), name="close")
-    closes = closes[closes.index.notna() & closes.notna() & (closes > 0)]
-    closes = closes[~closes.index.duplicated(keep="last")].sort_index()
+    """Close prices indexed by date (ascending), optionally cut to [start, end] or to the last N years.
+
+    The file goes through the API's parser, so training accepts and refuses the same files as /predict, with
+    the same messages (InvalidInput); nothing is coerced or dropped silently.
+    """
+    closes = parse_price_csv(Path(csv_path).read_bytes())["close"].rename("close")
     if start:
         closes = closes[closes.index >= pd.Timestamp(start)]
     if end:

@@ -15,14 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from app import intervals
-from app.forecasting import FEATURES, Standardiser, log_returns, min_history, supervised_pairs
-from app.lstm_numpy import NumpyLSTM
-from app.predictor import CARD_FILE, PREPROCESSING_FILE, WEIGHTS_FILE, Predictor
-from modelTraining import backtest, evaluation, garch
-from modelTraining.data import Split, load_closes
-
 REPO = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # `cd modelTraining && python train_lstm.py`: make the repository importable
+    sys.path.insert(0, str(REPO))
+
+from app import intervals  # noqa: E402
+from app.errors import InvalidInput  # noqa: E402
+from app.forecasting import FEATURES, Standardiser, log_returns, min_history, supervised_pairs  # noqa: E402
+from app.lstm_numpy import NumpyLSTM  # noqa: E402
+from app.predictor import CARD_FILE, PREPROCESSING_FILE, WEIGHTS_FILE, Predictor  # noqa: E402
+from modelTraining import backtest, evaluation, garch  # noqa: E402
+from modelTraining.data import Split, load_closes  # noqa: E402
+
 PLOT_FILE = "test_forecast.png"
 
 
@@ -235,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(**{k.replace("-", "_"): v for k, v in vars(build_parser().parse_args(argv)).items()})
     try:
         train(config)
+    except InvalidInput as exc:  # the CSV: the same message the API would answer
+        print(f"error: {config.csv}: {exc.message}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,13 @@
 """Shared fixtures: an isolated app per test, its client, and real price history from the shipped data."""
+import io
+import multiprocessing
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from app import create_app
+from app.services import services_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = ROOT / "downloadData" / "data" / "GSPC_data.csv"
@@ -30,9 +33,7 @@ def app(tmp_path):
     app = create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"),
                       "DATABASE_URL": "", "MONITORING_TOKEN": ""})
     yield app
-    registry = app.extensions.get("forecast_registry")
-    if registry is not None:
-        registry.dispose()
+    services_of(app).registry.close()
 
 
 @pytest.fixture
@@ -48,3 +49,19 @@ def registry(tmp_path):
     reg = ForecastRegistry.at_path(str(tmp_path / "forecasts.sqlite3"))
     yield reg
     reg.dispose()
+def post_file(client, data, filename="GSPC_data.csv", **fields):
+    """POST /predict with `data` as the multipart field `file` (the browser form's way), plus form fields."""
+    return client.post("/predict", data={"file": (io.BytesIO(data), filename), **fields},
+                       content_type="multipart/form-data")
+
+
+def run_processes(target, arg_tuples, timeout=120):
+    """Run target(*args) in one process per tuple, all at once; return their exit codes."""
+    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=target, args=args) for args in arg_tuples]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout)
+    return [proc.exitcode for proc in procs]

@@ -75,13 +75,33 @@ def _wait_until_answering(server, path, timeout):
     raise RuntimeError(f"gunicorn did not answer {path} within {timeout}s:\n{server.log()}")
 
 
-def require_component(path, what):
-    """Skip (or fail under CI=true) when a system component is missing."""
+def missing_component(reason):
+    """The one rule for a missing system component or artifact: skip locally, fail under CI=true."""
     import pytest
 
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+def require_component(path, what):
+    """`path` when that system component exists; else skip (or fail under CI=true)."""
     if Path(path).exists():
         return path
-    message = f"{what} not found at {path} (Debian package; .ci/run installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_component(f"{what} not found at {path} (Debian package; .ci/run installs it)")
+
+
+def require_command(name, package):
+    """The path of command `name` on PATH; else skip (or fail under CI=true) naming its Debian package."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        missing_component(f"{name} not found: install the Debian package `{package}` (.ci/run does)")
+    return found
+
+
+def require_model_artifact(card_path):
+    """Skip (or fail under CI=true) when no trained model artifact exists."""
+    if not Path(card_path).exists():
+        missing_component(f"no model artifact at {Path(card_path).parent} (make train writes it)")

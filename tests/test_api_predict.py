@@ -6,12 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.services import services_of
+from tests.conftest import post_file
+
 DATA = Path(__file__).parent / "data"
-
-
-def post_file(client, data, filename="GSPC_data.csv", **fields):
-    return client.post("/predict", data={"file": (io.BytesIO(data), filename), **fields},
-                       content_type="multipart/form-data")
 
 
 def test_multipart_upload_answers_a_forecast_with_intervals(client, csv_bytes):
@@ -38,7 +36,7 @@ def test_text_csv_body_gives_the_same_forecast_as_multipart(client, csv_bytes):
 
 def test_served_forecast_is_the_predictors_own_output(app, client, csv_bytes):
     closes = pd.read_csv(io.BytesIO(csv_bytes()))["Close"].to_numpy()
-    expected = app.extensions["predictor"].forecast(closes, 4)
+    expected = services_of(app).predictor.forecast(closes, 4)
     answer = post_file(client, csv_bytes(), horizon="4").get_json()
     np.testing.assert_allclose([p["close"] for p in answer["predictions"]], expected.close, rtol=1e-12)
 
@@ -132,7 +130,7 @@ def test_unexpected_failure_is_a_json_500_with_request_id_and_no_traceback(app, 
     def broken(closes, horizon, adjustment=None):
         raise RuntimeError("secret internals")
 
-    app.extensions["predictor"].forecast = broken
+    services_of(app).predictor.forecast = broken
     response = post_file(client, csv_bytes())
     body = response.get_json()
     assert response.status_code == 500

@@ -9,9 +9,6 @@ import datetime as dt
 import html.parser
 import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -197,31 +194,5 @@ def test_the_documented_stack_urls_are_the_compose_files():
     assert (ROOT / "Docker" / "docker-compose.yml").is_file()  # `cd Docker && docker-compose up --build` finds it
 
 
-def _run_from(folder, script, timeout):
-    return subprocess.run([sys.executable, script], cwd=folder, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.mark.xfail(strict=True, reason="running the scripts directly from their folders is the code-health "
-                                       "change's (issue 15, item 12); remove this mark when it is merged")
-def test_download_script_run_from_its_folder(tmp_path):
-    # In a copy, so a machine with internet writes its CSVs there and not into the repository.
-    copy = tmp_path / "downloadData"
-    shutil.copytree(ROOT / "downloadData", copy, ignore=shutil.ignore_patterns("data", "__pycache__"))
-    done = _run_from(copy, "downloadData.py", timeout=300)
-    if done.returncode == 0:
-        assert list((copy / "data").glob("*_data.csv")), done.stdout
-    else:
-        assert done.returncode == 1 and "Traceback" not in done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-
-
-@pytest.mark.xfail(strict=True, reason="running the scripts directly from their folders is the code-health "
-                                       "change's (issue 15, item 12); remove this mark when it is merged")
-def test_training_script_run_from_its_folder(tmp_path):
-    # In a copy of the layout, so the committed model is not overwritten.
-    for folder in ("app", "modelTraining", "downloadData"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "app" / "model" / "model_lstm.keras").unlink()
-    done = _run_from(tmp_path / "modelTraining", "train_lstm.py", timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert (tmp_path / "app" / "model" / "model_lstm.keras").is_file()
+# The two scripts run from their own folders (`cd downloadData && python downloadData.py`,
+# `cd modelTraining && python train_lstm.py`) are tested in tests/test_scripts.py.

@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.server import gunicorn_server
+from tests.server import gunicorn_server, require_model_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 # The server loads MODEL_DIR when set (as in `make run`), else the committed artifact.
@@ -129,12 +129,7 @@ def test_half_configured_multiprocess_mode_fails_fast(tmp_path, order, message):
 # --- the real server: gunicorn -c app/gunicorn_conf.py with 3 workers -------------------------------------
 
 def require_model():
-    if MODEL_CARD.exists():
-        return
-    message = f"no model artifact at {MODEL_CARD.parent} (make train writes it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    require_model_artifact(MODEL_CARD)
 
 
 class Scraper:
@@ -186,7 +181,7 @@ def test_gunicorn_totals_are_exact_and_survive_a_killed_worker(tmp_path, csv_byt
             if i == kill_after:
                 victim = server.worker_pids()[0]
                 os.kill(victim, signal.SIGKILL)
-                wait_for(lambda: victim not in server.worker_pids() and len(server.worker_pids()) == 3,
+                wait_for(lambda victim=victim: victim not in server.worker_pids() and len(server.worker_pids()) == 3,
                          what="gunicorn to replace the killed worker")
             post_predicts(server.url, csv, batch)
             sent += batch

@@ -12,6 +12,8 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.monitoring import __main__ as cli
 from app.monitoring.prices import ChainSource, UploadedActualsSource, YFinanceSource
+from app.services import services_of
+from tests.conftest import post_file
 
 TOKEN = "s3cret-token"
 
@@ -37,9 +39,9 @@ def offline_fetch(*args, **kwargs):
 def build_app(tmp_path, **config):
     app = create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"),
                       "DATABASE_URL": "", "MONITORING_TOKEN": "", **config})
-    app.extensions["predictor"] = StubPredictor()
-    app.extensions["monitoring_price_source"] = lambda reg: ChainSource(UploadedActualsSource(reg),
-                                                                        YFinanceSource(fetch=offline_fetch))
+    services = services_of(app)
+    services.predictor = StubPredictor()
+    services.price_source = lambda reg: ChainSource(UploadedActualsSource(reg), YFinanceSource(fetch=offline_fetch))
     return app
 
 
@@ -65,11 +67,6 @@ def csv_of(frame):
     return frame.to_csv(index=False).encode()
 
 
-def post_predict(client, data, filename="GSPC_data.csv", **fields):
-    return client.post("/predict", data={"file": (io.BytesIO(data), filename), **fields},
-                       content_type="multipart/form-data")
-
-
 def weekday_before(days):
     day = dt.date.today() - dt.timedelta(days=days)
     while day.weekday() >= 5:
@@ -81,9 +78,9 @@ def weekday_before(days):
 
 def test_predict_registers_its_forecasts_once(mon_app, mon_client, gspc_frame):
     data = csv_of(recent_history(gspc_frame))
-    first = post_predict(mon_client, data, horizon="5").get_json()
+    first = post_file(mon_client, data, horizon="5").get_json()
     assert first["registered"] is True
-    registry = mon_app.extensions["forecast_registry"]
+    registry = services_of(mon_app).registry.get()
     rows = registry.pending()
     assert len(rows) == 5 and {r["ticker"] for r in rows} == {"GSPC"}
     assert [r["target_date"].isoformat() for r in rows] == [p["date"] for p in first["predictions"]]
@@ -92,16 +89,16 @@ def test_predict_registers_its_forecasts_once(mon_app, mon_client, gspc_frame):
     assert rows[0]["made_at"].isoformat() == first["last_date"]
     assert (rows[0]["request_id"], rows[0]["model_version"]) == (first["request_id"], "stub-1")
     for _ in range(3):  # the same forecast asked again is not registered again
-        assert post_predict(mon_client, data, horizon="5").status_code == 200
+        assert post_file(mon_client, data, horizon="5").status_code == 200
     assert registry.count_all() == 5
-    post_predict(mon_client, data, horizon="5", ticker="spx")  # another ticker is another forecast
+    post_file(mon_client, data, horizon="5", ticker="spx")  # another ticker is another forecast
     assert registry.counts("SPX")["pending"] == 5
 
 
 def test_predict_then_actuals_then_validate_end_to_end(mon_app, mon_client, gspc_frame):
     history = recent_history(gspc_frame, rows=310, days_before_today=3)
     made_from, later = history.iloc[:-10], history.iloc[-10:]
-    answer = post_predict(mon_client, csv_of(made_from), horizon="5").get_json()
+    answer = post_file(mon_client, csv_of(made_from), horizon="5").get_json()
     upload = mon_client.post("/monitoring/actuals", data={"file": (io.BytesIO(csv_of(later)), "GSPC_data.csv")},
                              content_type="multipart/form-data")
     assert upload.status_code == 200 and upload.get_json()["stored"] == 10
@@ -130,7 +127,7 @@ def test_register_endpoint_registers_once(mon_app, mon_client):
     assert (answer["registered"], answer["ticker"], answer["made_at"]) == (True, "PETR4.SA", "2024-01-04")
     again = mon_client.post("/monitoring/register", json=dict(body, request_id="abc-2"))
     assert again.status_code == 200 and again.get_json()["duplicate"] is True
-    rows = mon_app.extensions["forecast_registry"].pending()
+    rows = services_of(mon_app).registry.get().pending()
     assert len(rows) == 1 and (rows[0]["request_id"], rows[0]["horizon_step"]) == ("abc-1", 1)
 
 
@@ -304,7 +301,7 @@ def test_performance_rejects_bad_parameters(mon_client, query, fragment):
 
 
 def test_page_shows_every_section(mon_app, mon_client):
-    registry = mon_app.extensions["forecast_registry"]
+    registry = services_of(mon_app).registry.get()
     day = weekday_before(4)
     registry.register_forecasts("MSFT", day - dt.timedelta(days=1), 100.0, [{"date": day, "close": 106.0}],
                                 "v1", "r1", "h1")
@@ -353,8 +350,30 @@ def test_cli_validates_directly_on_the_database(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.strip() == "validated 1, pending 0, MAPE 0.990%, rMAE 1.000"
 
 
-def test_cli_asks_a_running_api(tmp_path, capsys):
+def test_flask_cli_commands_validate_report_and_close_the_registry(tmp_path):
+    app = build_app(tmp_path)
+    client = app.test_client()
+    client.post("/monitoring/register", json={"ticker": "MSFT", "target_date": weekday_before(3).isoformat(),
+                                              "prediction_value": 102.0, "last_close": 100.0})
+    client.post("/monitoring/actuals?ticker=MSFT", data=f"Date,Close\n{weekday_before(3)},101\n",
+                content_type="text/csv")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["monitoring", "validate", "--days-back", "7", "--offline"])
+    assert result.exit_code == 0 and result.output.startswith("validated 1 of 1 due forecasts"), result.output
+    result = runner.invoke(args=["monitoring", "report", "--ticker", "msft"])
+    assert result.output.strip() == "validated 1, pending 0, MAPE 0.990%, rMAE 1.000"
+    assert not services_of(app).registry.is_open  # closed when the command's app context ended
+    result = runner.invoke(args=["monitoring", "validate", "--days-back", "0"])
+    assert result.exit_code == 2 and "--days-back" in result.output
+
+
+def test_cli_asks_a_running_api(tmp_path, capsys, monkeypatch):
     app = build_app(tmp_path, MONITORING_TOKEN=TOKEN)
+
+    def no_app():
+        raise AssertionError("asking the API must not build an app or open a database")
+
+    monkeypatch.setattr(cli, "create_app", no_app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -377,7 +396,7 @@ def test_validate_now_button_in_a_browser(tmp_path):
     from playwright.sync_api import sync_playwright
 
     app = build_app(tmp_path, MONITORING_TOKEN=TOKEN)
-    registry = app.extensions["forecast_registry"]
+    registry = services_of(app).registry.get()
     day = weekday_before(4)
     registry.register_forecasts("MSFT", day - dt.timedelta(days=1), 100.0, [{"date": day, "close": 101.0}],
                                 "v1", "r1", "h1")
@@ -406,7 +425,8 @@ def test_validate_now_button_in_a_browser(tmp_path):
 
 
 def _gauge(client, name):
-    line = next(l for l in client.get("/metrics").get_data(as_text=True).splitlines() if l.startswith(name + " "))
+    lines = client.get("/metrics").get_data(as_text=True).splitlines()
+    line = next(text for text in lines if text.startswith(name + " "))
     return float(line.split()[1])
 
 

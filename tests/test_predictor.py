@@ -85,7 +85,8 @@ def test_one_step_backtest_uses_only_earlier_closes(predictor):
     # Each backtest forecast equals a plain forecast from the closes before its target...
     for k in (0, 7, 19):
         target = len(closes) - 20 + k
-        assert predicted[k] == pytest.approx(predictor.forecast(closes[:target], 1).close[0], rel=1e-7)  # float32 batch vs single row
+        # float32 batch vs single row
+        assert predicted[k] == pytest.approx(predictor.forecast(closes[:target], 1).close[0], rel=1e-7)
     # ...so changing the later closes leaves it unchanged.
     changed = closes.copy()
     changed[-10:] *= 1.5

@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from tests.server import free_port, gunicorn_server, require_component
+from tests.server import free_port, gunicorn_server, require_component, require_model_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS = "/usr/bin/prometheus"
@@ -202,11 +202,7 @@ def send_traffic(url, gspc_frame):
 @pytest.fixture()
 def stack(tmp_path):
     require_component(PROMETHEUS, "Prometheus server")
-    if not MODEL_CARD.exists():
-        message = f"no model artifact at {MODEL_CARD.parent} (make train writes it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_model_artifact(MODEL_CARD)
     with gunicorn_server(tmp_path, workers=2, env={"VALIDATION_PRICE_SOURCE": "uploaded"}) as api:
         prometheus = PrometheusServer(tmp_path, api.url.rsplit(":", 1)[1])
         try:

@@ -1,12 +1,11 @@
 """promtool validates prometheus/prometheus.yml and the rules, and runs the alert boundary unit tests."""
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
+
+from tests.server import require_command
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS_DIR = ROOT / "prometheus"
@@ -18,12 +17,7 @@ REQUIRED_ALERTS = {"ApiDown", "High5xxRatio", "HighP95Latency", "HighInferenceP9
 
 def promtool():
     """Path of promtool (Debian package `prometheus`); skip without it, except under CI=true."""
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool not found: install the Debian package `prometheus` (.ci/run does)")
-        pytest.skip("promtool not found: install the Debian package `prometheus` to run these checks")
-    return path
+    return require_command("promtool", "prometheus")
 
 
 def run_promtool(*args):

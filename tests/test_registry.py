@@ -1,5 +1,4 @@
 """Forecast registry: registration, de-duplication, ticker rules, concurrent writers, unusable databases."""
-import multiprocessing
 import sqlite3
 import time
 
@@ -13,6 +12,7 @@ from app.errors import InvalidInput
 from app.monitoring import storage
 from app.monitoring.registry import ForecastRegistry, input_fingerprint
 from app.monitoring.tickers import normalise_ticker
+from tests.conftest import run_processes
 
 
 def forecast_rows(start="2024-01-08", horizon=3, base=100.0):
@@ -135,14 +135,7 @@ def _writer(path, worker, n):
 
 def _run_writers(path, n, timeout):
     """Four processes running _writer at once; their exit codes."""
-    # spawn, not fork: other tests leave registries whose checkpoint threads may hold SQLite's locks at fork time.
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, w, n)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout)
-    return [p.exitcode for p in procs]
+    return run_processes(_writer, [(path, w, n) for w in range(4)], timeout)
 
 
 def test_concurrent_processes_lose_no_row(tmp_path):
@@ -201,9 +194,9 @@ def test_init_app_on_an_unusable_path_keeps_the_reason_instead_of_crashing(tmp_p
     blocker.write_text("a file where the registry folder should be")
     app = Flask("registry_test", instance_path=str(tmp_path / "instance"))
     app.config["REGISTRY_PATH"] = str(blocker / "forecasts.sqlite3")
-    assert monitoring.init_app(app) is None
-    assert app.extensions["forecast_registry"] is None
-    reason = monitoring.registry_error(app)
+    handle = monitoring.init_app(app)
+    assert handle.get() is None
+    reason = handle.problem()
     assert "cannot open the forecast registry" in reason and str(blocker) in reason
 
 
@@ -211,8 +204,10 @@ def test_init_app_defaults_to_the_instance_folder_and_retries(tmp_path, monkeypa
     app = Flask("registry_test", instance_path=str(tmp_path / "instance"))
     app.config["REGISTRY_PATH"] = str(tmp_path / "file" / "x.sqlite3")
     (tmp_path / "file").write_text("")
-    assert monitoring.init_app(app) is None
+    handle = monitoring.init_app(app)
+    assert handle.get() is None
     app.config["REGISTRY_PATH"] = ""
     monkeypatch.setattr(monitoring, "RETRY_SECONDS", 0.0)
-    assert monitoring.registry_error(app) is None  # the next check reopens, now at the default path
+    assert handle.problem() is None  # the next check reopens, now at the default path
+    handle.close()
     assert (tmp_path / "instance" / "forecasts.sqlite3").exists()

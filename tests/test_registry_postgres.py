@@ -1,13 +1,13 @@
 """The registry on a real PostgreSQL server (Debian package `postgresql`), started here on a loopback port."""
 import datetime as dt
 import glob
-import multiprocessing
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,16 +18,10 @@ from app.monitoring.performance import performance_report
 from app.monitoring.prices import UploadedActualsSource
 from app.monitoring.registry import ForecastRegistry
 from app.monitoring.validation import validate_pending_forecasts
-from tests.server import free_port
+from tests.conftest import run_processes
+from tests.server import free_port, missing_component
 
 psycopg = pytest.importorskip("psycopg")
-
-
-def _missing(reason):
-    """Skip locally; under CI=true a missing component is a failure."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
 
 
 def _pg_bin():
@@ -40,13 +34,13 @@ def pg_server():
     """initdb + pg_ctl start in a temporary directory (as user postgres when running as root)."""
     bindir = _pg_bin()
     if bindir is None:
-        _missing("PostgreSQL server binaries not found (apt-get install postgresql)")
+        missing_component("PostgreSQL server binaries not found (apt-get install postgresql)")
     as_user = []
     if os.geteuid() == 0:  # the server refuses to run as root
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            _missing("running as root and there is no 'postgres' user to run the server as")
+            missing_component("running as root and there is no 'postgres' user to run the server as")
         as_user = ["runuser", "-u", "postgres", "--"]
     workdir = tempfile.mkdtemp(prefix="registry-pg-")
     if as_user:
@@ -125,13 +119,7 @@ def _writer(url, worker, n):
 
 
 def test_concurrent_processes_and_schema_creation_on_postgres(pg_url):
-    ctx = multiprocessing.get_context("spawn")  # no fork: other tests leave threads holding SQLite locks
-    procs = [ctx.Process(target=_writer, args=(pg_url, w, 100)) for w in range(4)]  # all create the schema too
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert run_processes(_writer, [(pg_url, w, 100) for w in range(4)]) == [0, 0, 0, 0]  # all create the schema
     reg = ForecastRegistry(pg_url)
     assert reg.counts("MSFT")["pending"] == 400 and reg.counts("AAPL")["pending"] == 1
     reg.dispose()
@@ -140,9 +128,30 @@ def test_concurrent_processes_and_schema_creation_on_postgres(pg_url):
 def test_init_app_uses_database_url_and_survives_an_unreachable_server(pg_url, tmp_path):
     app = Flask("pg_test", instance_path=str(tmp_path))
     app.config["DATABASE_URL"] = pg_url
-    assert monitoring.init_app(app) is not None and monitoring.registry_error(app) is None
+    handle = monitoring.init_app(app)
+    assert handle.get() is not None and handle.problem() is None
+    handle.close()
     down = Flask("pg_down", instance_path=str(tmp_path))
-    down.config["DATABASE_URL"] = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{free_port()}/nothing"
-    assert monitoring.init_app(down) is None
-    reason = monitoring.registry_error(down)
+    credentials = "postgres:hunter2"  # pragma: allowlist secret - a server that is not running
+    down.config["DATABASE_URL"] = f"postgresql+psycopg://{credentials}@127.0.0.1:{free_port()}/nothing"
+    down_handle = monitoring.init_app(down)
+    assert down_handle.get() is None
+    reason = down_handle.problem()
     assert "cannot open the forecast registry" in reason and "hunter2" not in reason
+
+
+# --- schema migrations (the SQLite side: tests/test_migrations.py) --------------------------------------------
+
+def test_a_new_postgres_registry_is_created_at_the_newest_revision(registry):
+    from tests.test_migrations import head_revision, schema_state
+
+    assert schema_state(registry.engine) == (head_revision(), [])
+
+
+def test_a_postgres_registry_from_before_migrations_upgrades_and_keeps_every_row(pg_url):
+    from tests.test_migrations import assert_upgrade_keeps_every_row
+
+    old_sql = (Path(__file__).parent / "data" / "registry_before_migrations.postgresql.sql").read_text()
+    with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(old_sql)
+    assert_upgrade_keeps_every_row(pg_url)

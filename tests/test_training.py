@@ -105,7 +105,8 @@ def test_price_metrics_and_verdicts():
     metrics = evaluation.price_metrics(np.array([110.0, 90.0]), np.array([100.0, 100.0]))
     assert metrics == {"mae": 10.0, "rmse": 10.0, "mape": 10.0}
     assert "does NOT beat" in evaluation.verdict(1.02, 3.0)
-    assert "beats the naive" in evaluation.verdict(0.95, -4.0) and "not statistically" not in evaluation.verdict(0.95, -4.0)
+    beats = evaluation.verdict(0.95, -4.0)
+    assert "beats the naive" in beats and "not statistically" not in beats
     assert "not statistically significant" in evaluation.verdict(0.999, -0.3)
 
 
@@ -120,8 +121,18 @@ def test_cli_errors_are_one_line_and_exit_2(argv, fragment, capsys, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_csv_without_close_column_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("csv_text", [
+    "Date,Open\n2020-01-02,1\n",  # no Close column
+    "Date,Close\n2020-01-02,1\n2020-01-03,null\n",  # a null close: once dropped silently by training
+    "Date,Close\n2020-01-02,1\n2020-01-02,2\n",  # a date twice: once kept the last silently
+    "Date,Close\n2020-01-02,1\n2020-13-45,2\n",  # an unreadable date: once dropped silently
+])
+def test_training_refuses_what_the_api_refuses_with_the_same_message(csv_text, tmp_path, capsys, client):
     bad = tmp_path / "bad.csv"
-    bad.write_text("Date,Open\n2020-01-02,1\n")
+    bad.write_text(csv_text)
+    api = client.post("/predict", data=csv_text, content_type="text/csv")
+    assert api.status_code == 400
     assert main(["--csv", str(bad), "--out", str(tmp_path / "m")]) == 2
-    assert "needs Date and Close columns" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == f"error: {bad}: {api.get_json()['message']}\n"
+    assert not (tmp_path / "m").exists()

@@ -1,4 +1,5 @@
 """Oversized and truncated uploads through the real gunicorn: refused with a JSON 413 or 400, never a 500."""
+import contextlib
 import json
 import socket
 
@@ -47,12 +48,14 @@ def raw_request(url, head_lines, body, half_close=True, timeout=15):
     request = ("\r\n".join(["POST /predict HTTP/1.1", "Host: localhost", "Connection: close", *head_lines])
                + "\r\n\r\n").encode() + body
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        try:
+        # The server may answer 413 and close before reading everything: sending then fails with EPIPE or
+        # ECONNRESET, and half-closing a socket the server already closed fails with ENOTCONN. The answer is
+        # read below either way.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may answer 413 and close before reading everything
         if half_close:
-            sock.shutdown(socket.SHUT_WR)  # the client is done sending: the body stays short
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)  # the client is done sending: the body stays short
         answer = b""
         try:
             while chunk := sock.recv(65536):

@@ -5,7 +5,7 @@ import uuid
 from flask import g, request
 from werkzeug.exceptions import HTTPException
 
-from app.errors import InvalidInput, error_response
+from app.errors import InvalidInput, ServiceUnavailable, error_response
 from app.forecasting import ForecastInputError, InsufficientHistory
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def register_blueprints(app):
         return response
 
     @app.errorhandler(InvalidInput)
-    def _invalid_input(exc):
+    @app.errorhandler(ServiceUnavailable)
+    def _known_error(exc):
         return error_response(exc.status, exc.code, exc.message)
 
     @app.errorhandler(ForecastInputError)

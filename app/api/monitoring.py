@@ -12,11 +12,9 @@ import uuid
 from flask import Blueprint, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import metrics
 from app.api.uploads import read_upload, request_field
 from app.csv_input import parse_price_csv
-from app.errors import InvalidInput, error_response
-from app.monitoring import get_registry
+from app.errors import InvalidInput, ServiceUnavailable, error_response
 from app.monitoring.fields import forecast_dates, positive_number, short_label, whole_number
 from app.monitoring.hints import unmatched_actuals_warning
 from app.monitoring.performance import RECENT_LIMITS, RECENT_STATUSES, performance_report
@@ -24,6 +22,7 @@ from app.monitoring.periods import parse_period, period_dates
 from app.monitoring.prices import default_price_source
 from app.monitoring.tickers import UNKNOWN_TICKER, normalise_ticker
 from app.monitoring.validation import MAX_DAYS_BACK, validate_pending_forecasts
+from app.services import services_of
 from app.trading_days import sessions_between
 
 log = logging.getLogger(__name__)
@@ -32,15 +31,6 @@ monitoring_bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 # Stop asking price sources after this long so the request ends well within gunicorn's 30 s worker timeout.
 VALIDATE_TIME_BUDGET_S = 20.0
 MAX_HORIZON_DAYS = 400  # calendar days between made_at and target_date that a registration may span
-
-
-class RegistryUnavailable(Exception):
-    """The forecast registry cannot be used right now."""
-
-
-@monitoring_bp.errorhandler(RegistryUnavailable)
-def _registry_unavailable(exc):
-    return error_response(503, "registry_unavailable", f"the forecast registry is unavailable: {exc}; retry later")
 
 
 @monitoring_bp.errorhandler(SQLAlchemyError)
@@ -69,9 +59,11 @@ def require_token(view):
 
 
 def _registry():
-    registry = get_registry(current_app)
+    handle = services_of().registry
+    registry = handle.get()
     if registry is None:
-        raise RegistryUnavailable(current_app.extensions.get("registry_error") or "not initialised")
+        raise ServiceUnavailable("registry_unavailable", f"the forecast registry is unavailable: "
+                                                         f"{handle.problem()}; retry later")
     return registry
 
 
@@ -102,7 +94,7 @@ def register():
         ticker=ticker, made_at=made_at, last_close=last_close, forecast_rows=[row],
         model_version=model_version, request_id=request_id,
         input_hash=hashlib.sha256(fingerprint.encode()).hexdigest())
-    metrics.count_registered(registered)
+    services_of().metrics.count_registered(registered)
     answer = {"registered": bool(registered), "duplicate": not registered, "ticker": ticker,
               "made_at": made_at.isoformat(), "target_date": target.isoformat(), "prediction_value": predicted,
               "last_close": last_close, "model_version": model_version, "request_id": request_id,
@@ -117,7 +109,7 @@ def validate():
     days_back = _int_param("days_back", 7, 1, MAX_DAYS_BACK)
     registry = _registry()
     result = validate_pending_forecasts(registry, _price_source(registry), days_back=days_back,
-                                        time_budget_s=VALIDATE_TIME_BUDGET_S)
+                                        time_budget_s=VALIDATE_TIME_BUDGET_S, metrics=services_of().metrics)
     log.info("validation: %s", result.summary())
     return {**result.as_dict(), "summary": result.summary()}
 
@@ -170,8 +162,8 @@ def report_from_args(args, default_period: str | None = None) -> dict:
     period = None if period_name is None else period_dates(registry, period_name, ticker, today)
     report = performance_report(
         registry, status=status, limit=limit, ticker=ticker, today=today, period=period,
-        threshold=float(current_app.config.get("MAPE_ALERT_THRESHOLD", 5.0)),
-        window_days=int(current_app.config.get("DEGRADATION_WINDOW_DAYS", 7)))
+        threshold=current_app.config["MAPE_ALERT_THRESHOLD"],
+        window_days=current_app.config["DEGRADATION_WINDOW_DAYS"])
     if period is not None:
         report["period"]["name"] = period_name
     return report
@@ -179,11 +171,10 @@ def report_from_args(args, default_period: str | None = None) -> dict:
 
 def _price_source(registry):
     """Uploaded closes, then yfinance (VALIDATION_PRICE_SOURCE=uploaded keeps validation offline)."""
-    factory = current_app.extensions.get("monitoring_price_source")  # tests substitute the source here
+    factory = services_of().price_source  # tests substitute the source here
     if factory is not None:
         return factory(registry)
-    online = (current_app.config.get("VALIDATION_PRICE_SOURCE") or "auto").lower() != "uploaded"
-    return default_price_source(registry, online=online)
+    return default_price_source(registry, online=current_app.config["VALIDATION_PRICE_SOURCE"] != "uploaded")
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:

@@ -9,14 +9,14 @@ import datetime as dt
 
 from flask import current_app, render_template, request
 
-from app.api.monitoring import RegistryUnavailable, monitoring_bp, report_from_args
+from app.api.monitoring import monitoring_bp, report_from_args
 from app.charts import Series, has_points, time_figure
-from app.errors import InvalidInput
-from app.monitoring import get_registry
+from app.errors import InvalidInput, ServiceUnavailable
 from app.monitoring.hints import pending_reasons
 from app.monitoring.performance import RECENT_LIMITS, RECENT_STATUSES
 from app.monitoring.periods import DATA_PERIOD, PERIOD_LABELS, PERIODS
 from app.monitoring.validation import MAX_DAYS_BACK
+from app.services import services_of
 
 SECTIONS = [
     "monitoring/status.html",      # period selector, degradation banner, summary cards
@@ -56,9 +56,9 @@ def page():
         except InvalidInput as exc:
             problem, status = exc.message[:1].upper() + exc.message[1:] + ".", exc.status
             report = report_from_args({}, DATA_PERIOD)
-    except RegistryUnavailable as exc:
-        return render_template("monitoring.html", report=None, problem=str(exc)), 503
-    pending_reasons(get_registry(current_app), report["recent"]["forecasts"], dt.date.fromisoformat(report["today"]))
+    except ServiceUnavailable as exc:
+        return render_template("monitoring.html", report=None, problem=exc.message), 503
+    pending_reasons(services_of().registry.get(), report["recent"]["forecasts"], dt.date.fromisoformat(report["today"]))
     return render_template(
         "monitoring.html", report=report, problem=None, param_problem=problem, sections=SECTIONS,
         charts=_charts(report), statuses=RECENT_STATUSES, limits=RECENT_LIMITS, periods=PERIODS,

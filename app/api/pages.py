@@ -5,17 +5,17 @@ import re
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from app.api.predict import forecast_from_request
-from app.api.uploads import request_field
+from app.api.guards import requires_model
+from app.api.uploads import forecast_from_request, request_field
 from app.charts import forecast_figure
-from app.errors import InvalidInput
+from app.errors import InvalidInput, ServiceUnavailable
 from app.forecasting import ForecastInputError
 from app.form_errors import MODEL_NOT_LOADED, FormError, form_error
 from app.model_card import quality_sentence
-from app.monitoring import get_registry
 from app.monitoring.fields import whole_number
 from app.monitoring.stored import RECENT_CLOSES, recent_closes, request_id_holding, stored_forecast
 from app.monitoring.tickers import UNKNOWN_TICKER
+from app.services import services_of
 from app.trading_days import next_sessions
 
 log = logging.getLogger(__name__)
@@ -24,13 +24,13 @@ _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # the registry's request 
 
 
 def _max_horizon():
-    predictor = current_app.extensions.get("predictor")
+    predictor = services_of().predictor
     return predictor.max_horizon if predictor else 30
 
 
 def _form(error: FormError | None = None, status=200, ticker="", horizon=""):
     """The form, with the values the person typed kept after an error."""
-    return render_template("index.html", error=error, model_error=current_app.extensions.get("model_error"),
+    return render_template("index.html", error=error, model_error=services_of().model_error,
                            max_horizon=_max_horizon(), max_upload_mb=current_app.config["MAX_UPLOAD_MB"],
                            ticker=ticker or "", horizon=horizon or "5", request_id=g.get("request_id")), status
 
@@ -45,16 +45,19 @@ def upload_form():
     return _form()
 
 
+def _form_without_model(_reason):
+    return _form(MODEL_NOT_LOADED, 503, request_field("ticker"), request_field("horizon"))
+
+
 @pages_bp.post("/")
+@requires_model(unavailable=_form_without_model)
 def forecast_page():
     """Forecast from the form, then redirect (303) to the forecast's own page, so a reload never re-submits."""
     ticker, horizon = request_field("ticker") or "", request_field("horizon") or ""
-    if current_app.extensions.get("predictor") is None:
-        return _form(MODEL_NOT_LOADED, 503, ticker, horizon)
     try:
         answer = forecast_from_request(RECENT_CLOSES)
-    except (InvalidInput, ForecastInputError) as exc:
-        if not isinstance(exc, InvalidInput):
+    except (InvalidInput, ServiceUnavailable, ForecastInputError) as exc:
+        if isinstance(exc, ForecastInputError):
             exc = InvalidInput("invalid_prices", str(exc))
         # The page words it for a person; the log keeps the detail under the request id.
         log.info("form forecast refused (request_id=%s): %s: %s", g.request_id, exc.code, exc.message)
@@ -68,7 +71,7 @@ def forecast_page():
 
 def _stored_location(answer):
     """The address of the stored forecast, or None when the registry did not keep it."""
-    registry = get_registry(current_app)
+    registry = services_of().registry.get()
     if not answer["registered"] or registry is None:
         return None
     last = answer["predictions"][-1]
@@ -84,7 +87,7 @@ def _stored_location(answer):
 @pages_bp.get("/forecasts/<request_id>")
 def forecast(request_id):
     """A registered forecast, read back from the registry: reload, bookmark and share it."""
-    registry = get_registry(current_app)
+    registry = services_of().registry.get()
     if registry is None:
         return _message("Forecasts cannot be shown right now", "The forecast registry is unavailable. "
                         "Try again in a minute.", 503)
@@ -107,7 +110,7 @@ def _forecast_html(answer, history_dates, history_closes, reloadable):
     _, calendar = next_sessions(answer["ticker"], last_date, answer["horizon"])
     figure = forecast_figure(history_dates, history_closes, answer["predictions"], answer["last_date"],
                              answer["last_close"])
-    predictor = current_app.extensions.get("predictor")
+    predictor = services_of().predictor
     quality = quality_sentence(predictor.card, answer["horizon"]) if predictor else None
     return render_template("result.html", answer=answer, figure=figure, calendar=calendar, quality=quality,
                            reloadable=reloadable, history_shown=len(history_dates))

@@ -1,10 +1,20 @@
-"""Read the CSV a client sent: a multipart field `file`, a text/csv body, or none (forecast by ticker)."""
-from flask import request
+"""Read what a client sent (a multipart field `file`, a text/csv body, or none: forecast by ticker) and forecast."""
+from flask import current_app, g, request
 
 from app.errors import InvalidInput
+from app.forecast_service import ForecastRequest, run_forecast
+from app.services import services_of
 
 CSV_MIMETYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}
 NO_BODY_MIMETYPES = {"", "application/x-www-form-urlencoded", "application/json"}
+
+
+def forecast_from_request(history_days=0):
+    """Run the forecast the current HTTP request asks for (JSON API and HTML form alike)."""
+    data, filename = read_upload()
+    req = ForecastRequest(data=data, ticker_field=request_field("ticker"), filename=filename,
+                          horizon_field=request_field("horizon"), request_id=g.request_id)
+    return run_forecast(services_of(), current_app.config, req, history_days)
 
 
 def read_upload():

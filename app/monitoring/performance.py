@@ -10,10 +10,10 @@ from app.monitoring import interval_report
 from app.monitoring.registry import ForecastRegistry, as_date
 from app.monitoring.storage import VALIDATED_ONLY, forecasts
 from app.monitoring.tickers import UNKNOWN_TICKER
-from app.thresholds import QUALITY_WINDOW_DAYS
+from app.thresholds import MAPE_QUALITY_BAND, QUALITY_WINDOW_DAYS
 
-DEFAULT_THRESHOLD_MAPE = 5.0  # percent; the quality band users know (shown, no longer paging: see naive_alarm)
-DEFAULT_WINDOW_DAYS = 7
+DEFAULT_THRESHOLD_MAPE = MAPE_QUALITY_BAND  # percent; the quality band users know (shown, never paging)
+DEFAULT_WINDOW_DAYS = QUALITY_WINDOW_DAYS
 HISTORY_DAYS = 30
 RECENT_LIMITS = (5, 50)
 RECENT_STATUSES = ("all", "validated", "pending")
@@ -55,7 +55,7 @@ def _combine(groups) -> dict:
     groups = [g for g in groups if g["n"]]
     n = sum(int(g["n"]) for g in groups)
     if n == 0:
-        return _shape_empty()
+        return _no_errors_block()
 
     def total(key):
         return sum(float(g[key] or 0.0) for g in groups)
@@ -98,7 +98,7 @@ def error_summary(registry: ForecastRegistry, ticker: str | None = None, since=N
 
 def daily_history(registry: ForecastRegistry, ticker: str | None, since, until) -> list[dict]:
     """Errors per target date (days with validated forecasts only), oldest first."""
-    return [{"date": as_date(g["target_date"]).isoformat(), **_flat(_combine([g]))}
+    return [{"date": as_date(g["target_date"]).isoformat(), **_table_row(_combine([g]))}
             for g in _groups(registry, [c.target_date], ticker, since, until)]
 
 
@@ -117,9 +117,9 @@ def all_time_errors(registry: ForecastRegistry, ticker: str | None, since=None,
     Per horizon: a 30-day-ahead forecast is expected to miss by more than a 1-day one.
     """
     groups = _groups(registry, [c.ticker, c.horizon_step], ticker, since, until)
-    horizons = [{"horizon_step": int(step), **_flat(_combine(rows))}
+    horizons = [{"horizon_step": int(step), **_table_row(_combine(rows))}
                 for step, rows in sorted(_split(groups, "horizon_step").items())]
-    tickers = {name: _flat(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
+    tickers = {name: _table_row(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
     return _combine(groups), horizons, tickers
 
 
@@ -130,7 +130,7 @@ def per_ticker(registry: ForecastRegistry, errors_by_ticker: dict) -> list[dict]
               .group_by(c.ticker).order_by(func.count().desc(), c.ticker).limit(MAX_TICKERS))
     with registry.engine.connect() as conn:
         rows = conn.execute(counts).all()
-    empty = _flat(_shape_empty())
+    empty = _table_row(_no_errors_block())
     return [{"ticker": r.ticker, "validated": int(r.validated or 0), "pending": int(r.pending or 0),
              **{k: v for k, v in errors_by_ticker.get(r.ticker, empty).items() if k != "n"}}
             for r in rows]
@@ -235,14 +235,15 @@ def _filters(ticker, since, until) -> list:
     return where
 
 
-def _shape_empty() -> dict:
+def _no_errors_block() -> dict:
+    """The error block of a group without validated forecasts: every figure None."""
     return {"n": 0, "mae": None, "mape": None, "rmse": None, "min_ape": None, "max_ape": None,
             "mean_predicted": None, "mean_actual": None, "naive": None, "rmae": None, "beats_naive": None,
             "min_abs_error": None, "max_abs_error": None, **interval_report.empty()}
 
 
-def _flat(block: dict) -> dict:
-    """An error block with the naive part reduced to its MAE/MAPE (for tables and charts)."""
+def _table_row(block: dict) -> dict:
+    """One flat row for tables and charts: an error block with its naive part as naive_mae/_mape/_rmse."""
     naive = block.get("naive") or {}
     flat = {k: v for k, v in block.items()
             if k not in ("naive", "mean_predicted", "mean_actual", "beats_naive", "drift", "coverage")}

@@ -14,12 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.monitoring.storage import (
     actuals,
-    create_schema,
     dialect_insert,
     forecasts,
     make_engine,
     probe_write,
     sqlite_url,
+    upgrade_schema,
 )
 from app.monitoring.tickers import UNKNOWN_TICKER
 from app.monitoring.wal import WalCheckpointer
@@ -83,7 +83,7 @@ class ForecastRegistry:
                                                             where=actuals.c.close != upsert.excluded.close)
                                .execution_options(preserve_rowcount=True))
         if create:
-            create_schema(self.engine)
+            upgrade_schema(self.engine)
 
     @classmethod
     def at_path(cls, path: str) -> ForecastRegistry:
@@ -170,7 +170,7 @@ class ForecastRegistry:
         if series.empty:
             return 0
         rows = [{"ticker": ticker, "date": day, "close": close}
-                for day, close in zip(series.index.date, series.to_numpy().tolist())]
+                for day, close in zip(series.index.date, series.to_numpy().tolist(), strict=True)]
         with self._writing() as conn:
             return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
 

@@ -1,9 +1,14 @@
-"""Database schema and engine set-up for the forecast registry (SQLAlchemy Core, SQLite or PostgreSQL)."""
+"""Database schema and engine set-up for the forecast registry (SQLAlchemy Core, SQLite or PostgreSQL).
+
+The tables below are the current schema; app/monitoring/migrations brings existing databases to it
+(docs/migrations.md: how to add a column).
+"""
 from __future__ import annotations
 
+import logging
 import os
-import time
 import weakref
+from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -19,15 +24,19 @@ from sqlalchemy import (
     create_engine,
     event,
     literal_column,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.engine import Connection, Engine
 
 from app.monitoring.wal import JOURNAL_SIZE_LIMIT
 
-# Seconds a writer waits for another process's write lock before SQLite reports "database is locked".
+log = logging.getLogger(__name__)
+
+# Milliseconds a writer waits for another process's write lock before SQLite reports "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SCHEMA_LOCK_KEY = 7_300_315  # any constant: the PostgreSQL advisory lock that serialises schema upgrades
 
 metadata = MetaData()
 
@@ -170,23 +179,36 @@ def _dispose_pool_after_fork(engine: Engine) -> None:
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def create_schema(engine: Engine, attempts: int = 5) -> None:
-    """Create missing tables; tolerates several workers creating the schema at the same moment."""
-    for attempt in range(attempts):
-        try:
-            with engine.connect() as conn:
-                # A write transaction from the start: SQLite serialises the check-then-create of each worker.
-                conn.execution_options(write=True)
-                with conn.begin():
-                    metadata.create_all(conn, checkfirst=True)
-                    # create_all adds indexes only with new tables; a registry from an older release gets
-                    # the indexes added since.
-                    for table in metadata.sorted_tables:
-                        for index in table.indexes:
-                            index.create(conn, checkfirst=True)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError) as exc:
-            # Another process won the race ("already exists"); the next checkfirst pass sees its tables.
-            if attempt == attempts - 1 or "exist" not in str(exc).lower() and "duplicate" not in str(exc).lower():
-                raise
-            time.sleep(0.05 * (attempt + 1))
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the registry's schema to the newest migration (app/monitoring/migrations); keeps every row."""
+    # Alembic logs its set-up at INFO on every open (every worker, every command); we log what changed instead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+
+    def run(conn: Connection) -> None:
+        before = MigrationContext.configure(conn).get_current_revision()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+        after = MigrationContext.configure(conn).get_current_revision()
+        if after != before:
+            log.info("forecast registry schema upgraded from %s to %s", before or "no revision", after)
+
+    upgrade_connection(engine, run)
+
+
+def upgrade_connection(engine: Engine, migrate) -> None:
+    """Call migrate(connection) in one write transaction that other processes wait for.
+
+    Several gunicorn workers start at once and each upgrades: SQLite's BEGIN IMMEDIATE and a PostgreSQL
+    transaction-level advisory lock let one migrate while the others wait, then find the schema current.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(write=True)
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            migrate(conn)

@@ -8,7 +8,7 @@ from app.errors import InvalidInput
 UNKNOWN_TICKER = "UNKNOWN"
 MAX_TICKER_LENGTH = 15
 # Yahoo-style symbols: PETR4.SA, ^GSPC, BRK-B, EURUSD=X.
-_TICKER_RE = re.compile(r"[A-Z0-9.^=-]{1,%d}" % MAX_TICKER_LENGTH)
+_TICKER_RE = re.compile(rf"[A-Z0-9.^=-]{{1,{MAX_TICKER_LENGTH}}}")
 _FILENAME_RE = re.compile(r"(?P<symbol>.+)_data\.csv", re.IGNORECASE)
 
 

@@ -52,7 +52,7 @@ class ValidationResult:
 
 
 def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_back: int = 7,
-                               today=None, time_budget_s: float | None = None) -> ValidationResult:
+                               today=None, time_budget_s: float | None = None, metrics=None) -> ValidationResult:
     """Validate pending forecasts whose target date is in [today - days_back, today - 1].
 
     Rule for the realised close: a forecast for target date T is compared with the close of the first
@@ -68,6 +68,7 @@ def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_ba
     `price_source` is one source or a ChainSource; sources are tried in order per ticker. With
     `time_budget_s`, no source is asked anything once that many seconds have passed (an HTTP request must
     finish before the worker timeout); the tickers left over stay pending for the next run.
+    `metrics` (app.metrics.ApiMetrics) receive the validated errors and the run; None records nothing.
     """
     today = dt.date.today() if today is None else as_date(today)
     result = ValidationResult(days_back=int(days_back), today=today.isoformat())
@@ -113,7 +114,8 @@ def validate_pending_forecasts(registry: ForecastRegistry, price_source, days_ba
     result.validated = len(validated)
     result.still_pending = result.due - result.skipped_unknown - len(updates)
     result.pending_total = registry.counts()["pending"]
-    _update_metrics(validated, result.pending_total)
+    if metrics is not None:
+        _update_metrics(metrics, validated, result.pending_total)
     return result
 
 
@@ -166,10 +168,8 @@ def _inside(lower, upper, actual: float) -> int | None:
     return int(lower <= actual <= upper)
 
 
-def _update_metrics(validated: list[dict], pending_total: int) -> None:
-    """Feed the validated errors to Prometheus (no-op outside a Flask app with metrics installed)."""
-    from app import metrics  # imported here: the library stays usable without the Flask app
-
+def _update_metrics(metrics, validated: list[dict], pending_total: int) -> None:
+    """Feed the validated errors and the run to Prometheus."""
     if validated:
         # No last_close (a forecast registered from elsewhere without it) -> NaN: metrics skips such rows,
         # so the lstm and naive series always cover the same forecasts.
