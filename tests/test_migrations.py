@@ -9,10 +9,10 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import MetaData, Table, create_engine, inspect, select, text
 
 from app.monitoring.registry import ForecastRegistry
-from app.monitoring.storage import MIGRATIONS_DIR, actuals, forecasts, metadata, sqlite_url
+from app.monitoring.storage import MIGRATIONS_DIR, metadata, sqlite_url
 from tests.conftest import run_processes
 
 OLD_REGISTRY_SQL = Path(__file__).parent / "data" / "registry_before_migrations.sqlite.sql"
@@ -31,9 +31,15 @@ def schema_state(engine):
 
 
 def all_rows(engine):
+    """Every row of both tables as the database holds them (its own columns, in its own order: reflected, since an
+    older registry lacks the columns later revisions add)."""
+    tables = MetaData()
+    stored_forecasts = Table("forecasts", tables, autoload_with=engine)
+    stored_actuals = Table("actuals", tables, autoload_with=engine)
     with engine.connect() as conn:
-        return ([tuple(r) for r in conn.execute(select(forecasts).order_by(forecasts.c.id))],
-                [tuple(r) for r in conn.execute(select(actuals).order_by(actuals.c.ticker, actuals.c.date))])
+        return ([tuple(r) for r in conn.execute(select(stored_forecasts).order_by(stored_forecasts.c.id))],
+                [tuple(r) for r in conn.execute(select(stored_actuals).order_by(stored_actuals.c.ticker,
+                                                                                stored_actuals.c.date))])
 
 
 def old_registry(path, drop_indexes=False):
