@@ -1,58 +1,61 @@
-"""Plain-language readings of the model card (model.json) for the pages: quality sentence and tables."""
+"""Plain-language readings of the model card (model.json) for the pages: quality sentence and tables.
+
+They read the card's `evaluation.by_horizon`: per evaluated horizon, rMAE and a Diebold-Mariano verdict against
+the naive and drift forecasts, and the intervals' coverage on the test part (with the production adjustment
+where the card has it, since that is what users are served).
+"""
 from __future__ import annotations
 
-
-def _nearest_at_or_below(by_horizon: dict, horizon: int):
-    """(h, value) for the largest evaluated h <= horizon (the card evaluates a few horizons only)."""
-    steps = sorted(int(h) for h in by_horizon)
-    step = max((h for h in steps if h <= horizon), default=steps[0])
-    return step, by_horizon[str(step)]
+NAIVE = "\u201ctomorrow = today\u201d"
+DRIFT = "a trend-following forecast"  # the drift baseline: the last close grown at the mean past return
+LEVELS = ("80", "95")
 
 
-NAIVE = "the naive forecast \u201ctomorrow = today\u201d"
+def _evaluated(card: dict) -> list[dict]:
+    return sorted((card.get("evaluation") or {}).get("by_horizon") or [], key=lambda row: row["horizon"])
 
 
-def _rmae_words(rmae: float) -> str:
-    change = (1 - rmae) * 100
-    if abs(change) < 1:
-        return f"the model was about as accurate as {NAIVE}"
-    direction = "smaller" if change > 0 else "larger"
-    return f"the model's average error was {abs(change):.0f}% {direction} than that of {NAIVE}"
+def _at_or_below(rows: list[dict], horizon: int) -> dict:
+    """The row of the largest evaluated horizon <= horizon (the card evaluates a few horizons only)."""
+    return max((row for row in rows if row["horizon"] <= horizon), key=lambda row: row["horizon"], default=rows[0])
+
+
+def _coverage(row: dict, level: str) -> float | None:
+    """Percent of test closes inside the `level`% interval, as served (tracked when the card has that figure)."""
+    cell = row.get(f"{level}_tracked") or row.get(level) or {}
+    return cell.get("coverage")
+
+
+def _against(baseline: str, result: dict) -> str:
+    verdict = {"better": "better than", "worse": "worse than"}.get(result.get("verdict"), "about as accurate as")
+    return f"{verdict} {baseline} (rMAE {result['rmae']:.3f})"
 
 
 def quality_sentence(card: dict, horizon: int) -> str:
     """One sentence on how good forecasts `horizon` days ahead were in the card's test evaluation."""
-    evaluation = card.get("evaluation") or {}
-    by_horizon = evaluation.get("rmae_by_horizon")
-    if not by_horizon:
+    rows = _evaluated(card)
+    if not rows:
         return "This model's card has no test evaluation, so its accuracy is not known."
-    step, rmae = _nearest_at_or_below(by_horizon, horizon)
+    row = _at_or_below(rows, horizon)
+    step = row["horizon"]
     test = (card.get("data") or {}).get("splits", {}).get("test", {})
     period = f" ({test['start']} to {test['end']})" if test.get("start") else ""
-    sentence = (f"On held-out test data{period}, {step} trading day{'s' if step > 1 else ''} ahead, "
-                f"{_rmae_words(rmae)} (rMAE {rmae:.3f})")
-    held = []
-    for level, coverage in sorted((evaluation.get("interval_coverage") or {}).items()):
-        per_horizon = coverage.get("per_horizon")
-        if per_horizon:
-            held.append((level, 100 * per_horizon[min(horizon, len(per_horizon)) - 1]))
+    sentence = (f"On held-out test data{period}, {step} trading day{'s' if step > 1 else ''} ahead, the model was "
+                f"{_against(NAIVE, row['naive'])}")
+    if row.get("drift"):
+        sentence += f" and {_against(DRIFT, row['drift'])}"
+    held = [(level, _coverage(row, level)) for level in LEVELS if _coverage(row, level) is not None]
     if held:
-        first, *others = held
-        when = "" if step == horizon else f" {horizon} day{'s' if horizon > 1 else ''} ahead,"
-        sentence += (f";{when} the {first[0]}% range held the real close "
-                     f"{first[1]:.0f}% of the time" + "".join(f", the {lvl}% range {pct:.0f}%" for lvl, pct in others))
+        (first, pct), *others = held
+        sentence += (f"; the {first}% range held the real close {pct:.0f}% of the time"
+                     + "".join(f", the {lvl}% range {p:.0f}%" for lvl, p in others))
     return sentence + "."
 
 
 def evaluation_rows(card: dict) -> list[dict]:
-    """Per evaluated horizon: rMAE against the naive forecast and both intervals' coverage."""
-    evaluation = card.get("evaluation") or {}
-    coverage = evaluation.get("interval_coverage") or {}
-    rows = []
-    for step, rmae in sorted((evaluation.get("rmae_by_horizon") or {}).items(), key=lambda kv: int(kv[0])):
-        row = {"horizon": int(step), "rmae": rmae}
-        for level in ("80", "95"):
-            per_horizon = (coverage.get(level) or {}).get("per_horizon") or []
-            row[f"coverage_{level}"] = per_horizon[int(step) - 1] if int(step) <= len(per_horizon) else None
-        rows.append(row)
-    return rows
+    """Per evaluated horizon: rMAE and verdict against naive and drift, and both intervals' coverage (percent)."""
+    return [{"horizon": row["horizon"],
+             "rmae": row["naive"]["rmae"], "verdict_naive": row["naive"].get("verdict"),
+             "rmae_drift": (row.get("drift") or {}).get("rmae"), "verdict_drift": (row.get("drift") or {}).get("verdict"),
+             **{f"coverage_{level}": _coverage(row, level) for level in LEVELS}}
+            for row in _evaluated(card)]

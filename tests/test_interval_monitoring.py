@@ -16,6 +16,7 @@ from app.monitoring import interval_adjustment
 from app.monitoring.performance import performance_report
 from app.monitoring.prices import UploadedActualsSource
 from app.monitoring.validation import validate_pending_forecasts
+from app.services import services_of
 
 TODAY = dt.date(2024, 3, 1)
 
@@ -151,7 +152,7 @@ def test_adjustment_is_clipped(registry):
 
 
 def test_predictor_widens_its_intervals_by_the_adjustment(app, gspc_frame):
-    predictor = app.extensions["predictor"]  # the committed artifact
+    predictor = services_of(app).predictor  # the committed artifact
     closes = gspc_frame["Close"].to_numpy()[-300:]
     plain = predictor.forecast(closes, 5)
     wider = predictor.forecast(closes, 5, adjustment={"80": [1.5] * 30})

@@ -144,7 +144,7 @@ def test_register_without_target_date_targets_the_next_session_after_made_at(mon
     assert (answer["made_at"], answer["target_date"], answer["target_date_chosen_by_server"]) == (
         made_at, target, True)
     assert answer["calendar"]  # the answer names the calendar that chose the date
-    rows = mon_app.extensions["forecast_registry"].pending()
+    rows = services_of(mon_app).registry.get().pending()
     assert [(r["made_at"].isoformat(), r["target_date"].isoformat(), r["horizon_step"]) for r in rows] == [
         (made_at, target, 1)]
 

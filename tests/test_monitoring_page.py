@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from app import create_app
+from app.services import services_of
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def mon(tmp_path):
     app = create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"), "DATABASE_URL": "",
                       "MONITORING_TOKEN": "", "VALIDATION_PRICE_SOURCE": "uploaded"})
     yield app, app.test_client()
-    app.extensions["forecast_registry"].dispose()
+    services_of(app).registry.close()
 
 
 def forecast_history(client, gspc_frame, end_row, horizon=5):
@@ -48,7 +49,7 @@ def test_historical_forecasts_appear_in_the_default_period(mon, gspc_frame):
 
 def test_pending_forecasts_say_why_they_wait(mon):
     app, client = mon
-    registry = app.extensions["forecast_registry"]
+    registry = services_of(app).registry.get()
     future = dt.date.today() + dt.timedelta(days=10)
     rows = [{"date": d, "close": 100.0} for d in (dt.date(2024, 7, 5), dt.date(2024, 7, 8), future)]
     registry.register_forecasts("MSFT", "2024-07-03", 99.0, rows, "v1", "r1", "h1")
@@ -89,3 +90,23 @@ def test_validation_reaches_as_far_back_as_the_api(mon):
     _, client = mon
     html = client.get("/monitoring").get_data(as_text=True)
     assert 'name="days_back" min="1" max="36500"' in html
+
+
+def test_interval_coverage_and_both_baselines_are_shown_for_validated_forecasts(mon, gspc_frame):
+    app, client = mon
+    for end_row in (-60, -40, -20):
+        forecast_history(client, gspc_frame, end_row)
+    client.post("/monitoring/actuals", data={"file": (io.BytesIO(gspc_frame.to_csv(index=False).encode()),
+                                                      "GSPC_data.csv")}, content_type="multipart/form-data")
+    assert client.post("/monitoring/validate?days_back=36500").get_json()["validated"] == 15
+    report = client.get("/monitoring/performance?period=data").get_json()
+    html = client.get("/monitoring").get_data(as_text=True)
+    coverage = re.search(r'<table id="coverage">.*?</table>', html, re.S).group(0)
+    cells = [re.sub(r"\s+", "", c) for c in re.findall(r'<td class="num[^"]*">(.*?)</td>', coverage, re.S)]
+    first_bucket = report["coverage"]["by_bucket"][0]  # 1 day ahead: three forecasts, one per origin
+    assert first_bucket["80"]["n"] == 3
+    assert cells[:2] == ["3", f"{100 * first_bucket['80']['coverage']:.1f}%"]
+    assert "80%" in cells[-2] and "95%" in cells[-1]  # the nominal row
+    assert re.search(r'id="rmae-drift">\d\.\d{3}<', html), "the drift forecast is a baseline too"
+    alarm = re.search(r'<p id="naive-alarm".*?</p>', html, re.S).group(0)
+    assert "Too few forecasts to judge" in alarm and "100 forecasts" in alarm  # 15 validated, fewer than 100

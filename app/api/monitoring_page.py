@@ -21,7 +21,8 @@ from app.services import services_of
 SECTIONS = [
     "monitoring/status.html",      # period selector, degradation banner, summary cards
     "monitoring/charts.html",      # MAPE, MAE and RMSE over the period
-    "monitoring/errors.html",      # model against naive, per horizon
+    "monitoring/errors.html",      # model against naive and drift, per horizon
+    "monitoring/intervals.html",   # interval coverage by horizon, and the worse-than-naive alarm
     "monitoring/tickers.html",     # per ticker
     "monitoring/recent.html",      # recent forecasts, with why pending ones wait
     "monitoring/actions.html",     # validate now, upload realised closes
