@@ -54,8 +54,11 @@ def quality_sentence(card: dict, horizon: int) -> str:
 
 def evaluation_rows(card: dict) -> list[dict]:
     """Per evaluated horizon: rMAE and verdict against naive and drift, and both intervals' coverage (percent)."""
-    return [{"horizon": row["horizon"],
-             "rmae": row["naive"]["rmae"], "verdict_naive": row["naive"].get("verdict"),
-             "rmae_drift": (row.get("drift") or {}).get("rmae"), "verdict_drift": (row.get("drift") or {}).get("verdict"),
-             **{f"coverage_{level}": _coverage(row, level) for level in LEVELS}}
-            for row in _evaluated(card)]
+    rows = []
+    for row in _evaluated(card):
+        drift = row.get("drift") or {}
+        rows.append({"horizon": row["horizon"],
+                     "rmae": row["naive"]["rmae"], "verdict_naive": row["naive"].get("verdict"),
+                     "rmae_drift": drift.get("rmae"), "verdict_drift": drift.get("verdict"),
+                     **{f"coverage_{level}": _coverage(row, level) for level in LEVELS}})
+    return rows
