@@ -108,5 +108,8 @@ def test_interval_coverage_and_both_baselines_are_shown_for_validated_forecasts(
     assert cells[:2] == ["3", f"{100 * first_bucket['80']['coverage']:.1f}%"]
     assert "80%" in cells[-2] and "95%" in cells[-1]  # the nominal row
     assert re.search(r'id="rmae-drift">\d\.\d{3}<', html), "the drift forecast is a baseline too"
+    # The alarm speaks of the same days as the degradation banner: the last week of the period.
+    assert (report["naive_alarm"]["from"], report["naive_alarm"]["to"]) == \
+        (report["degradation"]["recent"]["from"], report["degradation"]["recent"]["to"])
     alarm = re.search(r'<p id="naive-alarm".*?</p>', html, re.S).group(0)
     assert "Too few forecasts to judge" in alarm and "100 forecasts" in alarm  # 15 validated, fewer than 100

@@ -207,8 +207,10 @@ def performance_report(registry: ForecastRegistry, *, status: str = "all", limit
         "history": daily_history(registry, ticker, history_from, until or today),
         "by_horizon": horizons,
         "coverage": interval_report.coverage_by_bucket(horizons),
+        # The same window as the degradation banner: the last days before today, or of the period.
         "naive_alarm": interval_report.naive_alarm(error_summary(
-            registry, ticker, today - dt.timedelta(days=QUALITY_WINDOW_DAYS), today - dt.timedelta(days=1)), today),
+            registry, ticker, window_end - dt.timedelta(days=QUALITY_WINDOW_DAYS), window_end - dt.timedelta(days=1)),
+            window_end),
         "recent": {"status": status, "limit": limit,
                    "forecasts": recent_forecasts(registry, status, limit, ticker)},
     }
