@@ -63,7 +63,8 @@ def run_forecast(services, config, req, history_days=0):
     also carries the last closes (for the page's chart).
     """
     started = time.perf_counter()
-    predictor, metrics = services.predictor, services.metrics
+    lineup = services.lineup.current()  # one champion and set of challengers for the whole request
+    predictor, metrics = lineup.champion, services.metrics
     horizon = parse_horizon(req.horizon_field, predictor.max_horizon)
     ticker = normalise_ticker(req.ticker_field, req.filename)
     data = req.data
@@ -81,19 +82,16 @@ def run_forecast(services, config, req, history_days=0):
     forecast = predictor.forecast(closes, horizon)
     metrics.observe_inference(time.perf_counter() - inference_started)
     metrics.count_prediction()
+    metrics.models.count_forecast(predictor.version, "champion")
     _record_backtest_errors(metrics, config["BACKTEST_DAYS"], predictor, closes)
 
     last_date = frame.index[-1]
     dates = next_trading_days(last_date, horizon)
-    rows = [
-        {"date": day.date().isoformat(), "close": float(forecast.close[i]),
-         "lower_80": float(forecast.lower_80[i]), "upper_80": float(forecast.upper_80[i]),
-         "lower_95": float(forecast.lower_95[i]), "upper_95": float(forecast.upper_95[i])}
-        for i, day in enumerate(dates)
-    ]
+    rows = forecast_rows(dates, forecast)
+    shadows = shadow_forecasts(lineup.challengers, closes, horizon, dates, metrics)
     seen = closes[-predictor.min_history:]  # what the model used: the same input is registered once
     registered = _register(services, ticker, frame, rows, predictor.version, req.request_id,
-                           input_fingerprint(seen, last_date))
+                           input_fingerprint(seen, last_date), shadows)
     answer = {
         "ticker": ticker,
         "last_date": last_date.date().isoformat(),
@@ -112,6 +110,34 @@ def run_forecast(services, config, req, history_days=0):
     return answer
 
 
+def forecast_rows(dates, forecast) -> list[dict]:
+    """One row per forecast day: the close and its 80%/95% bounds."""
+    return [{"date": day.date().isoformat(), "close": float(forecast.close[i]),
+             "lower_80": float(forecast.lower_80[i]), "upper_80": float(forecast.upper_80[i]),
+             "lower_95": float(forecast.lower_95[i]), "upper_95": float(forecast.upper_95[i])}
+            for i, day in enumerate(dates)]
+
+
+def shadow_forecasts(challengers, closes, horizon, dates, metrics) -> list[tuple[str, list[dict]]]:
+    """Each challenger's forecast of the same closes and horizon, as (version, rows); never shown to the user.
+
+    A challenger that cannot forecast this input (it needs more history, a shorter horizon) or fails is
+    skipped and logged: shadowing must never cost the user the champion's answer.
+    """
+    shadows = []
+    for challenger in challengers:
+        if len(closes) < challenger.min_history or horizon > challenger.max_horizon:
+            continue
+        try:
+            forecast = challenger.forecast(closes, horizon)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("challenger %s failed to forecast", challenger.version)
+            continue
+        metrics.models.count_forecast(challenger.version, "challenger")
+        shadows.append((challenger.version, forecast_rows(dates, forecast)))
+    return shadows
+
+
 def _record_backtest_errors(metrics, backtest_days, predictor, closes):
     """Compare one-step forecasts for the last days of the upload with the closes that followed."""
     n = min(backtest_days, len(closes) - predictor.min_history)
@@ -122,8 +148,9 @@ def _record_backtest_errors(metrics, backtest_days, predictor, closes):
     metrics.record_errors("backtest", predicted, actual, naive)
 
 
-def _register(services, ticker, frame, rows, model_version, request_id, input_hash):
-    """Register the forecast and keep the upload's recent closes as realised prices; False if the store failed.
+def _register(services, ticker, frame, rows, model_version, request_id, input_hash, shadows=()):
+    """Register the forecast (and its challengers' shadows, in the same transaction) and keep the upload's recent
+    closes as realised prices; False if the store failed.
 
     A registry outage must not cost the user the forecast: it is logged, reported by /ready and in the answer.
     Closes uploaded without a ticker are not kept (the registry ignores UNKNOWN): they validate no one's forecast.
@@ -135,7 +162,7 @@ def _register(services, ticker, frame, rows, model_version, request_id, input_ha
         registered = registry.register_forecasts(
             ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
             forecast_rows=rows, model_version=model_version, request_id=request_id,
-            input_hash=input_hash)
+            input_hash=input_hash, shadows=shadows)
         registry.record_actuals(ticker, frame["close"].iloc[-30:])
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
         log.exception("forecast registry write failed (request_id=%s)", request_id)

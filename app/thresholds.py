@@ -52,9 +52,19 @@ VALIDATION_STALE = Threshold(
     "ForecastsNotValidatedRecently", 26.0, "hours", "1h",
     "the validator runs hourly or daily: a day plus two hours without a run means it stopped")
 
+INPUT_RETURNS_DRIFT = Threshold(
+    "InputReturnsDrift", 0.3, "KS statistic", "3h",
+    "with 20 to 60 recent returns a KS distance above 0.3 is far beyond chance (the 1% critical value for 60 "
+    "returns is 0.21): the market the champion forecasts no longer looks like the one it learnt from")
+INPUT_VOLATILITY_SHIFT = Threshold(
+    "InputVolatilityShift", 2.0, "times the training volatility", "3h",
+    "the intervals scale with recent volatility, but the point forecasts were fitted to calmer returns; twice the "
+    "training volatility is a different regime (2008 and March 2020 reached three to five times)")
+
 # The window the MAPE alert and the monitoring report judge degradation over, and the fewest validated forecasts
 # in it before the alert may fire (one bad day on one ticker should not page).
 DEGRADATION_WINDOW_DAYS = 7
 MAPE_MIN_VALIDATED = 5
 
-ALERT_THRESHOLDS = (HTTP_P95_LATENCY, HTTP_5XX_RATIO, INFERENCE_P95, MODEL_MAPE, VALIDATION_STALE)
+ALERT_THRESHOLDS = (HTTP_P95_LATENCY, HTTP_5XX_RATIO, INFERENCE_P95, MODEL_MAPE, VALIDATION_STALE,
+                    INPUT_RETURNS_DRIFT, INPUT_VOLATILITY_SHIFT)

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import APP_DIR
 from tests.conftest import SAMPLE_CSV
-from tests.server import gunicorn_server
+from tests.server import champion_dir, gunicorn_server
 
 HISTORY = pd.read_csv(SAMPLE_CSV)
 MONOTONIC = ("http_requests_total", "model_predictions_total", "forecasts_registered_total")
@@ -244,10 +244,10 @@ def _truncate(path):
     ("preprocessing.json", lambda path: path.write_text("not json at all")),
 ], ids=["weights-missing", "weights-truncated", "card-garbage", "scaler-garbage"])
 def test_broken_model_artifact_is_503_naming_the_file_never_500(tmp_path, name, damage):
-    model_dir = tmp_path / "model"
-    shutil.copytree(APP_DIR / "model", model_dir)
-    damage(model_dir / name)
-    with gunicorn_server(tmp_path, workers=1, env={"MODEL_DIR": str(model_dir)}, ready_path="/health") as server:
+    store = tmp_path / "models"
+    shutil.copytree(APP_DIR / "models", store)
+    damage(store / champion_dir().name / name)
+    with gunicorn_server(tmp_path, workers=1, env={"MODEL_STORE": str(store)}, ready_path="/health") as server:
         session = requests.Session()
         ready = session.get(server.url + "/ready")
         predict = post_csv(session, server.url, window_csv(0))

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, select, text
 
 from app.monitoring.registry import ForecastRegistry
-from app.monitoring.storage import MIGRATIONS_DIR, actuals, forecasts, metadata, sqlite_url
+from app.monitoring.storage import MIGRATIONS_DIR, actuals, metadata, sqlite_url
 
 OLD_REGISTRY_SQL = Path(__file__).parent / "data" / "registry_before_migrations.sqlite.sql"
 
@@ -32,7 +32,8 @@ def schema_state(engine):
 
 def all_rows(engine):
     with engine.connect() as conn:
-        return ([tuple(r) for r in conn.execute(select(forecasts).order_by(forecasts.c.id))],
+        # Plain SQL: the rows as stored, whichever revision the database is at.
+        return ([tuple(r) for r in conn.execute(text("SELECT * FROM forecasts ORDER BY id"))],
                 [tuple(r) for r in conn.execute(select(actuals).order_by(actuals.c.ticker, actuals.c.date))])
 
 

@@ -14,12 +14,13 @@ log = logging.getLogger(__name__)
 def register_blueprints(app):
     """Attach every blueprint, the request id and the JSON error handlers."""
     from app.api.health import health_bp
+    from app.api.models import models_bp
     from app.api.monitoring import monitoring_bp
     from app.api.openapi import openapi_bp
     from app.api.pages import pages_bp
     from app.api.predict import predict_bp
 
-    for blueprint in (health_bp, predict_bp, pages_bp, openapi_bp, monitoring_bp):
+    for blueprint in (health_bp, predict_bp, pages_bp, openapi_bp, monitoring_bp, models_bp):
         app.register_blueprint(blueprint)
 
     @app.before_request
