@@ -36,7 +36,8 @@ def promote(services, version: str, *, gated: bool, force: bool = False) -> dict
     try:
         services.lineup.ensure_loaded(version)
     except ModelLoadError as exc:
-        raise InvalidInput("unknown_model_version", f"there is no usable model version {version[:70]!r}: {exc}; "
+        log.warning("promotion of %r refused: %s", version[:70], exc)
+        raise InvalidInput("unknown_model_version", f"there is no usable model version {version[:70]!r}; "
                                                     "GET /models lists the versions", status=404) from None
     current = services.lineup.current().champion.version
     if version == current:
