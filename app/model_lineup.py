@@ -78,6 +78,10 @@ class ModelLineup:
     def versions(self) -> list[str]:
         return sorted(self.predictors)
 
+    def drift_reference(self):
+        """The current champion's training returns (None when the store kept none): the drift watch's baseline."""
+        return None if self.store is None else self.store.training_returns(self.current().champion.version)
+
     def ensure_loaded(self, version: str) -> Predictor:
         """The version's predictor, loading it from the store when it was added after this worker started."""
         predictor = self.predictors.get(version)

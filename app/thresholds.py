@@ -59,7 +59,7 @@ INPUT_RETURNS_DRIFT = Threshold(
 INPUT_VOLATILITY_SHIFT = Threshold(
     "InputVolatilityShift", 2.0, "times the training volatility", "3h",
     "the intervals scale with recent volatility, but the point forecasts were fitted to calmer returns; twice the "
-    "training volatility is a different regime (2008 and March 2020 reached three to five times)")
+    "training volatility is a different regime (the S&P 500 reached 3.5 times in December 2008)")
 
 # The window the MAPE alert and the monitoring report judge degradation over, and the fewest validated forecasts
 # in it before the alert may fire (one bad day on one ticker should not page).

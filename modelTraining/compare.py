@@ -25,7 +25,7 @@ def on_test_part(new: Predictor, others: list[Predictor], csv: str) -> dict:
         rows.append({"version": predictor.version, "mae": one_step["lstm"]["mae"], "rmae": one_step["rmae"],
                      "coverage_80": coverage["80"]["by_horizon"]["1"], "trained_until": predictor.card["data"]
                      ["splits"]["train"]["end"]})
-    return {"from": test["start"], "to": test["end"], "n": test["rows"] - 1,
+    return {"from": test["start"], "to": test["end"], "n": one_step["rows"],
             "naive_mae": one_step["naive"]["mae"], "models": rows}
 
 

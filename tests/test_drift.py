@@ -129,3 +129,5 @@ def test_a_validation_run_reports_drift_and_the_page_shows_it_per_ticker(tmp_pat
     assert 'id="drift"' in page and "JUMPY" in page
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "input_drift_tickers_drifting 1.0" in metrics
+    command = app.test_cli_runner().invoke(args=["monitoring", "validate", "--offline"])
+    assert "drift: 1 tickers checked, 1 drifting (JUMPY)" in command.output, command.output

@@ -184,9 +184,7 @@ def _report() -> dict:
 
 def _drift_reference(services):
     """The champion's training returns (None while no model is loaded or the store kept none)."""
-    if services.lineup is None or services.lineup.store is None:
-        return None
-    return services.lineup.store.training_returns(services.lineup.current().champion.version)
+    return None if services.lineup is None else services.lineup.drift_reference()
 
 
 def _price_source(registry):

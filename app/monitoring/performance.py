@@ -194,7 +194,7 @@ def performance_report(registry: ForecastRegistry, *, status: str = "all", limit
     version's forecasts, answered or shadowed.
     """
     today = dt.date.today() if today is None else as_date(today)
-    counts = _counts(registry, ticker, model_version)
+    counts = forecast_counts(registry, ticker, model_version)
     overall, horizons, tickers = all_time_errors(registry, ticker, model_version)
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -211,7 +211,7 @@ def performance_report(registry: ForecastRegistry, *, status: str = "all", limit
                    "forecasts": recent_forecasts(registry, status, limit, ticker, model_version)},
     }
     if ticker is None:
-        report["unknown_ticker_pending"] = _counts(registry, UNKNOWN_TICKER, model_version)["pending"]
+        report["unknown_ticker_pending"] = forecast_counts(registry, UNKNOWN_TICKER, model_version)["pending"]
         report["per_ticker"] = per_ticker(registry, tickers, model_version)
     return report
 
@@ -222,8 +222,9 @@ def _window(start: dt.date, stop: dt.date, summary: dict) -> dict:
             "n": summary["n"], "mape": summary["mape"]}
 
 
-def _counts(registry: ForecastRegistry, ticker: str | None, model_version: str | None) -> dict[str, int]:
-    """Forecasts per status in the report's scope."""
+def forecast_counts(registry: ForecastRegistry, ticker: str | None = None,
+                    model_version: str | None = None) -> dict[str, int]:
+    """Forecasts per status: the answers users got, or one version's forecasts (as the report counts them)."""
     stmt = (select(c.status, func.count()).where(*_filters(ticker, None, None, model_version))
             .group_by(c.status))
     with registry.engine.connect() as conn:
