@@ -36,10 +36,9 @@ def validate_command(days_back, api_url, token, offline, timeout):
     # Only direct mode needs the app (and its registry); asking an API must not open a database here.
     app = click.get_current_context().ensure_object(ScriptInfo).load_app()
     with app.app_context():
+        from app.monitoring.drift import watch
         from app.monitoring.prices import default_price_source
         from app.monitoring.validation import validate_pending_forecasts
-
-        from app.monitoring.drift import watch
 
         registry = _command_registry()
         source = default_price_source(registry, online=not offline)
