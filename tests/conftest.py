@@ -36,6 +36,16 @@ def app(tmp_path):
 
 
 @pytest.fixture
+def registry(tmp_path):
+    """A forecast registry in a temporary SQLite file (test files may define their own)."""
+    from app.monitoring.registry import ForecastRegistry
+
+    reg = ForecastRegistry.at_path(str(tmp_path / "forecasts.sqlite3"))
+    yield reg
+    reg.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -15,19 +15,11 @@ from app.monitoring.drift import (
     volatility_ratio,
     watch,
 )
-from app.monitoring.registry import ForecastRegistry
 from app.thresholds import INPUT_RETURNS_DRIFT, INPUT_VOLATILITY_SHIFT
 
 TODAY = dt.date(2026, 6, 1)
 RNG = np.random.default_rng(20261202)
 REFERENCE = RNG.normal(0.0003, 0.01, 3000)
-
-
-@pytest.fixture
-def registry(tmp_path):
-    reg = ForecastRegistry.at_path(str(tmp_path / "drift.sqlite3"))
-    yield reg
-    reg.dispose()
 
 
 def store_returns(registry, ticker, returns, last=TODAY - dt.timedelta(days=3)):

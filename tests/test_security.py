@@ -83,7 +83,7 @@ def test_a_refused_write_changes_nothing(guarded):
 # --- secrets ---------------------------------------------------------------------------------------------------
 
 # Generated artifacts and price data hold hashes and numbers by design (the model card's weights_sha256).
-NOT_SCANNED = re.compile(r"^(app/model/|downloadData/data/|tests/data/)")
+NOT_SCANNED = re.compile(r"^(app/models?/|downloadData/data/|tests/data/)")
 
 
 def _tracked_files():
