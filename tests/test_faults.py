@@ -42,9 +42,13 @@ def metric_totals(url):
 
 
 def registry_rows(path):
-    """request_id -> number of forecast rows in the SQLite registry."""
+    """request_id -> {role: number of forecast rows} in the SQLite registry (the answer's and its shadows)."""
+    rows = {}
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return dict(conn.execute("SELECT request_id, COUNT(*) FROM forecasts GROUP BY request_id"))
+        for request_id, role, count in conn.execute(
+                "SELECT request_id, role, COUNT(*) FROM forecasts GROUP BY request_id, role"):
+            rows.setdefault(request_id, {})[role] = count
+    return rows
 
 
 def wait_for(condition, timeout=30.0, what="condition"):
@@ -107,14 +111,15 @@ def test_killed_worker_is_replaced_and_no_answered_forecast_is_lost(tmp_path):
     assert len(failures) <= 1, failures  # at most the one request in flight on the killed worker
     for _, body, horizon in answers:
         assert body["registered"] is True, body
-        assert rows.get(body["request_id"]) == horizon, body["request_id"]
+        # The shipped store has one challenger: its shadow forecast was kept with every answered one.
+        assert rows.get(body["request_id"]) == {"champion": horizon, "challenger": horizon}, body["request_id"]
     for name in MONOTONIC:
         series = [scrape.get(name, 0.0) for scrape in scrapes]
         assert series == sorted(series), (name, series)
     final = scrapes[-1]
     # Counters of the killed worker stay in the totals: every answered forecast is counted.
     assert len(answers) <= final["model_predictions_total"] <= len(answers) + len(failures)
-    assert final["forecasts_registered_total"] <= sum(rows.values())
+    assert final["forecasts_registered_total"] <= sum(sum(roles.values()) for roles in rows.values())
 
 
 # --- Prometheus down --------------------------------------------------------------------------------------------
