@@ -251,3 +251,15 @@ def test_model_version_labels_stay_bounded_whatever_clients_register(vclient):
     assert roles - {None} <= {"champion", "challenger", "other"}
     metrics = vclient.get("/metrics").get_data(as_text=True)
     assert re.search(r'model_version_errors_total\{model_version="other",role="other"\} 60\.0', metrics)
+
+
+def test_a_retired_version_is_listed_but_not_loaded(tmp_path):
+    store = tmp_path / "models"
+    shutil.copytree(ROOT / "app" / "models", store)
+    (store / "store.json").write_text(json.dumps({"default_champion": CHAMPION, "retired": [CHALLENGER]}))
+    app = build_app(tmp_path, MODEL_STORE=str(store))
+    assert services_of(app).lineup.versions() == [CHAMPION]
+    models = app.test_client().get("/models").get_json()["models"]
+    assert [(m["version"], m["role"]) for m in models] == [(CHAMPION, "champion"), (CHALLENGER, "retired")]
+    assert "production" not in models[1] and models[1]["evaluation"]["rmae"] is not None
+    services_of(app).registry.close()
