@@ -43,6 +43,7 @@ class ModelLineup:
         self._read_champion = read_champion  # the registry's latest promotion; None = never changes
         self._lock = threading.Lock()
         self._checked_at = float("-inf")
+        self._read_failing = False
         self._lineup = self._make(champion)
         self.on_switch: list[Callable[[Lineup], None]] = []  # told of each new lineup (metrics labels)
 
@@ -111,8 +112,12 @@ class ModelLineup:
         try:
             promoted = self._read_champion()
         except Exception as exc:  # noqa: BLE001 - the registry may be down: keep serving the current champion
-            log.warning("could not read the current champion: %s", exc)
+            if not self._read_failing:  # once per outage, not every second
+                log.warning("could not read the current champion, %s keeps serving: %s",
+                            self._lineup.champion.version, exc)
+            self._read_failing = True
             return
+        self._read_failing = False
         if promoted and promoted != self._lineup.champion.version and promoted not in self.load_errors:
             try:
                 self.switch_to(promoted)
