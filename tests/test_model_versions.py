@@ -263,3 +263,17 @@ def test_a_retired_version_is_listed_but_not_loaded(tmp_path):
     assert [(m["version"], m["role"]) for m in models] == [(CHAMPION, "champion"), (CHALLENGER, "retired")]
     assert "production" not in models[1] and models[1]["evaluation"]["rmae"] is not None
     services_of(app).registry.close()
+
+
+def test_the_champion_keeps_serving_while_promotions_cannot_be_read(monkeypatch, caplog):
+    from app import model_lineup
+
+    def registry_down():
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(model_lineup, "REFRESH_SECONDS", 0.0)  # re-read on every request
+    lineup = model_lineup.ModelLineup({v: STORE.load(v) for v in (CHAMPION, CHALLENGER)}, CHAMPION,
+                                      read_champion=registry_down)
+    assert [lineup.current().champion.version for _ in range(3)] == [CHAMPION] * 3
+    assert [c.version for c in lineup.current().challengers] == [CHALLENGER]
+    assert sum("could not read the current champion" in r.getMessage() for r in caplog.records) == 1
