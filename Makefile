@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install install-run run lint test download train bench up clean
+.PHONY: install install-run run lint test download train retrain bench up clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,14 +36,22 @@ test: install lint
 download: install-run
 	$(BIN)/python -m downloadData.downloadData --ticker MSFT --ticker ^GSPC --start 2015-01-01 --out downloadData/data
 
+# Training adds a version to the model store (app/models); it never replaces the serving champion.
 train: install
-	$(BIN)/python -m modelTraining.train_lstm --csv downloadData/data/GSPC_data.csv --out app/model
+	rm -rf instance/trained-model
+	$(BIN)/python -m modelTraining.train_lstm --csv downloadData/data/GSPC_data.csv --out instance/trained-model
+	$(BIN)/flask --app app models add instance/trained-model --csv downloadData/data/GSPC_data.csv
+
+# A challenger trained on the last ten years, compared with the champion (docs/models.md).
+retrain: install
+	$(BIN)/flask --app app models retrain
 
 bench: install
 	$(BIN)/python bench/bench_inference.py
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_metrics.py
 	$(BIN)/python bench/bench_registry.py
+	$(BIN)/python bench/bench_shadow.py
 
 up:
 	docker compose -f Docker/docker-compose.yml up --build

@@ -20,22 +20,34 @@ def create_app(config=None):
     from app.services import Services, attach
 
     services = attach(app, Services())
-    _load_model(app, services)
     services.metrics = metrics.init_app(app)
     services.registry = monitoring.init_app(app, services.metrics)
+    _load_models(app, services)
     register_blueprints(app)
     return app
 
 
-def _load_model(app, services):
-    """Load the artifact once per process; on failure keep the reason for /ready and answer 503s."""
-    from app.predictor import ModelLoadError, Predictor
+def _load_models(app, services):
+    """Load the store's versions once per process; on failure keep the reason for /ready and answer 503s."""
+    from app.model_cli import models_cli
+    from app.model_lineup import ModelLineup
+    from app.model_store import ModelStore
+    from app.monitoring.promotions import current_champion
+    from app.predictor import ModelLoadError
+
+    app.cli.add_command(models_cli)
+
+    def read_champion():
+        registry = services.registry.get()
+        return None if registry is None else current_champion(registry)
 
     try:
-        services.predictor = Predictor.load(app.config["MODEL_DIR"])
+        services.lineup = ModelLineup.from_store(ModelStore(app.config["MODEL_STORE"]), read_champion)
     except ModelLoadError as exc:
         services.model_error = str(exc)
         log.error("model not loaded: %s", exc)
+        return
+    services.metrics.track_models(services.lineup)
 
 
 def _configure_logging(app):

@@ -42,7 +42,7 @@ class Setting:
 
 # The configuration table of docs/configuration.md mirrors this.
 SETTINGS = {
-    "MODEL_DIR": Setting(str(APP_DIR / "model")),
+    "MODEL_STORE": Setting(str(APP_DIR / "models")),
     "MAX_UPLOAD_MB": Setting("10", float, low=0.001),
     "HOST": Setting("127.0.0.1"),
     "PORT": Setting("5000", int, low=1),

@@ -63,7 +63,8 @@ def run_forecast(services, config, req, history_days=0):
     also carries the last closes (for the page's chart).
     """
     started = time.perf_counter()
-    predictor, metrics = services.predictor, services.metrics
+    lineup = services.lineup.current()  # one champion and set of challengers for the whole request
+    predictor, metrics = lineup.champion, services.metrics
     horizon = parse_horizon(req.horizon_field, predictor.max_horizon)
     ticker = normalise_ticker(req.ticker_field, req.filename)
     data = req.data
@@ -82,21 +83,16 @@ def run_forecast(services, config, req, history_days=0):
     forecast = predictor.forecast(closes, horizon, adjustment=adjustment)
     metrics.observe_inference(time.perf_counter() - inference_started)
     metrics.count_prediction()
+    metrics.models.count_forecast(predictor.version, "champion")
     _record_backtest_errors(metrics, config["BACKTEST_DAYS"], predictor, closes)
 
     last_date = frame.index[-1]
     dates, calendar = next_sessions(ticker, last_date.date(), horizon)
-    rows = [
-        {"date": day.isoformat(), "close": float(forecast.close[i]),
-         "lower_80": float(forecast.lower_80[i]), "upper_80": float(forecast.upper_80[i]),
-         "lower_95": float(forecast.lower_95[i]), "upper_95": float(forecast.upper_95[i])}
-        for i, day in enumerate(dates)
-    ]
+    rows = forecast_rows(dates, forecast)
+    shadows = shadow_forecasts(lineup.challengers, closes, horizon, dates, metrics)
     seen = closes[-predictor.min_history:]  # what the model used: the same input is registered once
-    # The drift baseline goes to the registry only, so validation can score the model against it.
-    registry_rows = [{**row, "drift": float(d)} for row, d in zip(rows, forecast.drift, strict=True)]
-    registered = _register(services, ticker, frame, registry_rows, predictor.version, req.request_id,
-                           input_fingerprint(seen, last_date))
+    registered = _register(services, ticker, frame, with_drift(rows, forecast), predictor.version, req.request_id,
+                           input_fingerprint(seen, last_date), shadows)
     answer = {
         "ticker": ticker,
         "last_date": last_date.date().isoformat(),
@@ -116,6 +112,40 @@ def run_forecast(services, config, req, history_days=0):
     return answer
 
 
+def forecast_rows(dates, forecast) -> list[dict]:
+    """One row per forecast day (dates: the trading sessions): the close and its 80%/95% bounds."""
+    return [{"date": day.isoformat(), "close": float(forecast.close[i]),
+             "lower_80": float(forecast.lower_80[i]), "upper_80": float(forecast.upper_80[i]),
+             "lower_95": float(forecast.lower_95[i]), "upper_95": float(forecast.upper_95[i])}
+            for i, day in enumerate(dates)]
+
+
+def with_drift(rows, forecast) -> list[dict]:
+    """The rows the registry keeps: each with the drift baseline, so validation can score the model against it
+    (the answer does not carry it)."""
+    return [{**row, "drift": float(d)} for row, d in zip(rows, forecast.drift, strict=True)]
+
+
+def shadow_forecasts(challengers, closes, horizon, dates, metrics) -> list[tuple[str, list[dict]]]:
+    """Each challenger's forecast of the same closes and horizon, as (version, rows); never shown to the user.
+
+    A challenger that cannot forecast this input (it needs more history, a shorter horizon) or fails is
+    skipped and logged: shadowing must never cost the user the champion's answer.
+    """
+    shadows = []
+    for challenger in challengers:
+        if len(closes) < challenger.min_history or horizon > challenger.max_horizon:
+            continue
+        try:
+            forecast = challenger.forecast(closes, horizon)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("challenger %s failed to forecast", challenger.version)
+            continue
+        metrics.models.count_forecast(challenger.version, "challenger")
+        shadows.append((challenger.version, with_drift(forecast_rows(dates, forecast), forecast)))
+    return shadows
+
+
 def _record_backtest_errors(metrics, backtest_days, predictor, closes):
     """Compare one-step forecasts for the last days of the upload with the closes that followed."""
     n = min(backtest_days, len(closes) - predictor.min_history)
@@ -128,8 +158,9 @@ def _record_backtest_errors(metrics, backtest_days, predictor, closes):
     metrics.record_errors("backtest", predicted, actual, naive, drift)
 
 
-def _register(services, ticker, frame, rows, model_version, request_id, input_hash):
-    """Register the forecast and keep the upload's recent closes as realised prices; False if the store failed.
+def _register(services, ticker, frame, rows, model_version, request_id, input_hash, shadows=()):
+    """Register the forecast (and its challengers' shadows, in the same transaction) and keep the upload's recent
+    closes as realised prices; False if the store failed.
 
     A registry outage must not cost the user the forecast: it is logged, reported by /ready and in the answer.
     Closes uploaded without a ticker are not kept (the registry ignores UNKNOWN): they validate no one's forecast.
@@ -141,7 +172,7 @@ def _register(services, ticker, frame, rows, model_version, request_id, input_ha
         registered = registry.register_forecasts(
             ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
             forecast_rows=rows, model_version=model_version, request_id=request_id,
-            input_hash=input_hash)
+            input_hash=input_hash, shadows=shadows)
         registry.record_actuals(ticker, frame["close"].iloc[-RECENT_CLOSES:])
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
         log.exception("forecast registry write failed (request_id=%s)", request_id)

@@ -14,6 +14,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from app import process_metrics
 from app.intervals import HORIZON_BUCKETS, LEVELS, horizon_bucket, level_key
+from app.model_metrics import ModelVersionMetrics
 
 UNMATCHED_ENDPOINT = "<unmatched>"
 # Clients choose the method token; anything outside this set is counted as "other" to keep labels bounded.
@@ -81,6 +82,7 @@ class ApiMetrics:
             "forecasts_last_validation_timestamp_seconds",
             "Unix time of the latest validation run (0 = none since the server started).",
             multiprocess_mode="max", registry=registry)
+        self.models = ModelVersionMetrics(registry)
         # Children exist from the start at 0, so the first increase() after start-up is not lost.
         for source in SOURCES:
             for forecaster in FORECASTERS:
@@ -91,6 +93,14 @@ class ApiMetrics:
             for bucket, _, _ in HORIZON_BUCKETS:
                 self.interval_checked.labels(level_key(level), bucket)
                 self.interval_inside.labels(level_key(level), bucket)
+
+    def track_models(self, lineup):
+        """Label the lineup's versions by name, and follow its champion as promotions switch it."""
+        def publish(current):
+            self.models.track(lineup.versions(), current.champion.version)
+
+        publish(lineup.current())
+        lineup.on_switch.append(publish)
 
     def observe_request(self, method, endpoint, status, seconds):
         """Count one answered request and its duration (None when the start was not seen)."""

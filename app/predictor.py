@@ -1,4 +1,5 @@
-"""Serving-side model: load the artifact in app/model/ and forecast closes with intervals (no TensorFlow)."""
+"""Serving-side model: load one artifact of the model store (app/models/VERSION/) and forecast closes with
+intervals (no TensorFlow)."""
 from __future__ import annotations
 
 import json

@@ -9,6 +9,7 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:
     from app.metrics import ApiMetrics
+    from app.model_lineup import ModelLineup
     from app.monitoring import RegistryHandle
     from app.monitoring.registry import ForecastRegistry
     from app.predictor import Predictor
@@ -18,14 +19,19 @@ EXTENSION_KEY = "stock_forecast"
 
 @dataclass
 class Services:
-    """What create_app builds once per app: the model, the metrics and the forecast registry."""
+    """What create_app builds once per app: the models, the metrics and the forecast registry."""
 
-    predictor: Predictor | None = None
+    lineup: ModelLineup | None = None  # the champion and its challengers
     model_error: str | None = None  # why no model is loaded, for /ready and the 503 answers
     metrics: ApiMetrics | None = None
     registry: RegistryHandle | None = None
     # Where validation reads realised closes; None = uploaded closes, then yfinance (tests substitute one).
     price_source: Callable[[ForecastRegistry], object] | None = None
+
+    @property
+    def predictor(self) -> Predictor | None:
+        """The champion serving now (None while no model is loaded)."""
+        return None if self.lineup is None else self.lineup.champion
 
     def model_problem(self) -> str:
         """Why no forecast can be made, in the user's words."""

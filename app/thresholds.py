@@ -55,6 +55,15 @@ VALIDATION_STALE = Threshold(
     "ForecastsNotValidatedRecently", 26.0, "hours", "1h",
     "the validator runs hourly or daily: a day plus two hours without a run means it stopped")
 
+INPUT_RETURNS_DRIFT = Threshold(
+    "InputReturnsDrift", 0.3, "KS statistic", "3h",
+    "with 20 to 60 recent returns a KS distance above 0.3 is far beyond chance (the 1% critical value for 60 "
+    "returns is 0.21): the market the champion forecasts no longer looks like the one it learnt from")
+INPUT_VOLATILITY_SHIFT = Threshold(
+    "InputVolatilityShift", 2.0, "times the training volatility", "3h",
+    "the intervals scale with recent volatility, but the point forecasts were fitted to calmer returns; twice the "
+    "training volatility is a different regime (the S&P 500 reached 3.5 times in December 2008)")
+
 # The window of the quality alerts, the 7-day coverage and the MAPE quality band of the monitoring report.
 QUALITY_WINDOW_DAYS = 7
 # Validated forecasts in the window before ModelWorseThanNaive may fire: with fewer, one volatile week can tip it.
@@ -73,5 +82,6 @@ COVERAGE_ALERT_MIN_FORECASTS = 50
 MAPE_QUALITY_BAND = 5.0
 
 # Alerts that fire above one value (a band alert is checked apart).
-ALERT_THRESHOLDS = (HTTP_P95_LATENCY, HTTP_5XX_RATIO, INFERENCE_P95, MODEL_WORSE_THAN_NAIVE, VALIDATION_STALE)
+ALERT_THRESHOLDS = (HTTP_P95_LATENCY, HTTP_5XX_RATIO, INFERENCE_P95, MODEL_WORSE_THAN_NAIVE, VALIDATION_STALE,
+                    INPUT_RETURNS_DRIFT, INPUT_VOLATILITY_SHIFT)
 BAND_ALERTS = ("IntervalCoverageOutOfBand",)

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from app.model_store import ModelStore  # noqa: E402
 from app.predictor import WEIGHTS_FILE, Predictor  # noqa: E402
 
 
@@ -30,7 +31,8 @@ def p50_ms(fn, repeats: int, warmup: int = 5) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model-dir", default=str(ROOT / "app" / "model"))
+    parser.add_argument("--model-dir", default=str(ModelStore(ROOT / "app" / "models").default_champion_path()),
+                        help="an artifact folder (default: the shipped store's default champion)")
     parser.add_argument("--csv", default=str(ROOT / "downloadData" / "data" / "GSPC_data.csv"))
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args(argv)

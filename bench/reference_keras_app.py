@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 from flask import Flask, request
 
+from app.model_store import ModelStore
 from app.predictor import WEIGHTS_FILE, Predictor
 
-predictor = Predictor.load("app/model")
-model = keras.saving.load_model(f"app/model/{WEIGHTS_FILE}", compile=False)
+CHAMPION = ModelStore("app/models").default_champion_path()
+predictor = Predictor.load(CHAMPION)
+model = keras.saving.load_model(CHAMPION / WEIGHTS_FILE, compile=False)
 app = Flask(__name__)
 
 

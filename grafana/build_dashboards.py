@@ -20,6 +20,8 @@ from app.thresholds import (  # noqa: E402
     HTTP_5XX_RATIO,
     HTTP_P95_LATENCY,
     INFERENCE_P95,
+    INPUT_RETURNS_DRIFT,
+    INPUT_VOLATILITY_SHIFT,
     MAPE_QUALITY_BAND,
     MODEL_WORSE_THAN_NAIVE,
     QUALITY_WINDOW_DAYS,
@@ -228,6 +230,47 @@ def model_panels():
     ]
 
 
+def model_version_panels():
+    """Champion against challengers and naive on validated forecasts (7 days), and the drift watch."""
+    by_version = "{{model_version}} · {{role}}"
+
+    def per_version(name):
+        return f"job_version_role:model_version_{name}:7d{API}"
+
+    return [
+        timeseries("Champion", "1 while a version serves as champion; a step is a promotion (or a rollback).",
+                   [(f"max by (model_version) (model_champion{API})", "{{model_version}}")], unit="short", width=12),
+        timeseries("Forecasts by version (5m)", "Forecasts per second per version: the champion's are answered, "
+                   "the challengers' are shadow forecasts of the same requests.",
+                   [(f"job_version_role:model_version_forecasts:rate5m{API}", by_version)], unit="reqps", width=12),
+        timeseries("rMAE by version (7d)", "MAE divided by the naive forecast's MAE on the same validated forecasts "
+                   "(below 1 beats the last close). Challengers shadow the champion's requests, so their lines "
+                   "compare like with like.", [(per_version("rmae"), by_version)], unit="none", width=12),
+        timeseries("MAE by version and naive (7d)", "Mean absolute error of each version's validated forecasts, "
+                   "price units, with the naive forecast's on the same forecasts (dotted).",
+                   [(per_version("mae"), by_version), (per_version("naive_mae"), "naive · " + by_version)],
+                   unit="currencyUSD", width=12, overrides=[NAIVE_DOTTED]),
+        timeseries("80% interval coverage by version (7d)", "Share of realised closes inside each version's 80% "
+                   "interval; well calibrated is close to 80%.", [(per_version("coverage80"), by_version)],
+                   unit="percentunit", width=12),
+        timeseries("Drift: KS distance of recent returns", "Largest two-sample KS statistic between a ticker's "
+                   "recent daily returns and the champion's training returns, at each validation run; the dashed "
+                   f"line is the {INPUT_RETURNS_DRIFT.shown()} {INPUT_RETURNS_DRIFT.alert} alert threshold. "
+                   "The monitoring page lists the tickers.",
+                   [(f"max(input_drift_ks_max{API})", "largest KS")], unit="none", width=12,
+                   thresholds=alert_line(INPUT_RETURNS_DRIFT), thresholds_style=DASHED),
+        timeseries("Drift: recent / training volatility", "Largest ratio of a ticker's recent to the champion's "
+                   f"training volatility; the dashed line is the {INPUT_VOLATILITY_SHIFT.alert} alert threshold "
+                   f"({INPUT_VOLATILITY_SHIFT.shown()}).",
+                   [(f"max(input_volatility_ratio_max{API})", "largest ratio")], unit="none", width=12,
+                   thresholds=alert_line(INPUT_VOLATILITY_SHIFT), thresholds_style=DASHED),
+        timeseries("Drift: tickers checked and drifting", "Tickers with enough recent closes for the drift watch, "
+                   "and how many of them drifted (KS or volatility above its threshold).",
+                   [(f"max(input_drift_tickers_checked{API})", "checked"),
+                    (f"max(input_drift_tickers_drifting{API})", "drifting")], unit="short", width=12),
+    ]
+
+
 def row(title, panels):
     """A collapsed row holding `panels` (shown when the row is expanded)."""
     return {"type": "row", "title": title, "collapsed": True, "gridPos": {"h": 1, "w": 24}, "panels": panels}
@@ -282,6 +325,10 @@ def build_all():
         "model_monitoring.json": dashboard("model-monitoring", "Model Monitoring",
                                            "Inference latency, forecast throughput and forecast errors of the "
                                            "LSTM next to the naive baseline.", model_panels()),
+        "model_versions.json": dashboard("model-versions", "Model Versions",
+                                         "Champion against challengers and the naive forecast on the same validated "
+                                         "forecasts, promotions, and the drift of recent returns.",
+                                         model_version_panels()),
     }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from app.model_store import ModelStore
 from app.predictor import ModelLoadError, Predictor
 from modelTraining import backtest
 from modelTraining.data import load_closes
@@ -55,12 +56,13 @@ def evaluate(csv: str, model_dir: str, years: float) -> tuple[list[dict], str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m modelTraining.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--csv", required=True, help="price CSV with Date and Close columns")
-    p.add_argument("--model", default=str(REPO / "app" / "model"), help="artifact folder (default: app/model)")
+    p.add_argument("--model", default=None, help="artifact folder (default: the model store's default champion)")
     p.add_argument("--years", type=float, default=5.0, help="use every trading day of the last N years as origin")
     p.add_argument("--json", help="also write the rows to this JSON file")
     args = p.parse_args(argv)
     try:
-        rows, text = evaluate(args.csv, args.model, args.years)
+        model = args.model or ModelStore(REPO / "app" / "models").default_champion_path()
+        rows, text = evaluate(args.csv, model, args.years)
     except (FileNotFoundError, ValueError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

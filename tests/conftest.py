@@ -37,18 +37,20 @@ def app(tmp_path):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def registry(tmp_path):
-    """A forecast registry in a temporary SQLite file, closed after the test."""
+    """A forecast registry in a temporary SQLite file (test files may define their own)."""
     from app.monitoring.registry import ForecastRegistry
 
     reg = ForecastRegistry.at_path(str(tmp_path / "forecasts.sqlite3"))
     yield reg
     reg.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
 def post_file(client, data, filename="GSPC_data.csv", **fields):
     """POST /predict with `data` as the multipart field `file` (the browser form's way), plus form fields."""
     return client.post("/predict", data={"file": (io.BytesIO(data), filename), **fields},

@@ -105,3 +105,11 @@ def require_model_artifact(card_path):
     """Skip (or fail under CI=true) when no trained model artifact exists."""
     if not Path(card_path).exists():
         missing_component(f"no model artifact at {Path(card_path).parent} (make train writes it)")
+
+
+def champion_dir():
+    """The folder of the champion a fresh server loads: MODEL_STORE's (as in `make run`), else the shipped store's."""
+    from app.config import SETTINGS
+    from app.model_store import ModelStore
+
+    return ModelStore(os.environ.get("MODEL_STORE") or SETTINGS["MODEL_STORE"].default).default_champion_path()

@@ -169,7 +169,7 @@ def test_health_ready_and_model_card(client):
 def test_missing_model_makes_ready_503_and_predict_503_naming_the_file(tmp_path, csv_bytes):
     from app import create_app
 
-    broken = create_app({"TESTING": True, "MODEL_DIR": str(tmp_path / "nowhere"),
+    broken = create_app({"TESTING": True, "MODEL_STORE": str(tmp_path / "nowhere"),
                          "REGISTRY_PATH": str(tmp_path / "r.db")}).test_client()
     ready = broken.get("/ready")
     assert ready.status_code == 503 and "nowhere" in " ".join(ready.get_json()["reasons"])

@@ -132,7 +132,7 @@ def test_forecast_by_ticker_offline_is_the_same_clear_503_under_both_names(serve
 def test_predict_auto_without_a_model_is_the_same_503_as_predict(tmp_path):
     from app import create_app
 
-    broken = create_app({"TESTING": True, "MODEL_DIR": str(tmp_path / "nowhere"),
+    broken = create_app({"TESTING": True, "MODEL_STORE": str(tmp_path / "nowhere"),
                          "REGISTRY_PATH": str(tmp_path / "r.db")}).test_client()
     method, path, headers, body = PREDICT_AUTO
     auto = broken.open(path, method=method, headers=headers, data=body)

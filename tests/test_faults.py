@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import APP_DIR
 from tests.conftest import SAMPLE_CSV
-from tests.server import gunicorn_server
+from tests.server import champion_dir, gunicorn_server
 
 HISTORY = pd.read_csv(SAMPLE_CSV)
 MONOTONIC = ("http_requests_total", "model_predictions_total", "forecasts_registered_total")
@@ -42,9 +42,13 @@ def metric_totals(url):
 
 
 def registry_rows(path):
-    """request_id -> number of forecast rows in the SQLite registry."""
+    """request_id -> {role: number of forecast rows} in the SQLite registry (the answer's and its shadows)."""
+    rows = {}
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return dict(conn.execute("SELECT request_id, COUNT(*) FROM forecasts GROUP BY request_id"))
+        for request_id, role, count in conn.execute(
+                "SELECT request_id, role, COUNT(*) FROM forecasts GROUP BY request_id, role"):
+            rows.setdefault(request_id, {})[role] = count
+    return rows
 
 
 def wait_for(condition, timeout=30.0, what="condition"):
@@ -107,14 +111,15 @@ def test_killed_worker_is_replaced_and_no_answered_forecast_is_lost(tmp_path):
     assert len(failures) <= 1, failures  # at most the one request in flight on the killed worker
     for _, body, horizon in answers:
         assert body["registered"] is True, body
-        assert rows.get(body["request_id"]) == horizon, body["request_id"]
+        # The shipped store has one challenger: its shadow forecast was kept with every answered one.
+        assert rows.get(body["request_id"]) == {"champion": horizon, "challenger": horizon}, body["request_id"]
     for name in MONOTONIC:
         series = [scrape.get(name, 0.0) for scrape in scrapes]
         assert series == sorted(series), (name, series)
     final = scrapes[-1]
     # Counters of the killed worker stay in the totals: every answered forecast is counted.
     assert len(answers) <= final["model_predictions_total"] <= len(answers) + len(failures)
-    assert final["forecasts_registered_total"] <= sum(rows.values())
+    assert final["forecasts_registered_total"] <= sum(sum(roles.values()) for roles in rows.values())
 
 
 # --- Prometheus down --------------------------------------------------------------------------------------------
@@ -244,10 +249,10 @@ def _truncate(path):
     ("preprocessing.json", lambda path: path.write_text("not json at all")),
 ], ids=["weights-missing", "weights-truncated", "card-garbage", "scaler-garbage"])
 def test_broken_model_artifact_is_503_naming_the_file_never_500(tmp_path, name, damage):
-    model_dir = tmp_path / "model"
-    shutil.copytree(APP_DIR / "model", model_dir)
-    damage(model_dir / name)
-    with gunicorn_server(tmp_path, workers=1, env={"MODEL_DIR": str(model_dir)}, ready_path="/health") as server:
+    store = tmp_path / "models"
+    shutil.copytree(APP_DIR / "models", store)
+    damage(store / champion_dir().name / name)
+    with gunicorn_server(tmp_path, workers=1, env={"MODEL_STORE": str(store)}, ready_path="/health") as server:
         session = requests.Session()
         ready = session.get(server.url + "/ready")
         predict = post_csv(session, server.url, window_csv(0))

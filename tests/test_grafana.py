@@ -112,9 +112,10 @@ def test_metric_names_are_extracted_from_promql(expr, names):
 
 # --- dashboards ---------------------------------------------------------------------------------------------
 
-def test_the_three_seed_dashboards_are_provisioned():
+def test_the_seed_dashboards_and_model_versions_are_provisioned():
     dashboards = [load_dashboard(path) for path in DASHBOARD_FILES]
-    assert sorted(d["title"] for d in dashboards) == ["API Performance", "Health", "Model Monitoring"]
+    assert sorted(d["title"] for d in dashboards) == ["API Performance", "Health", "Model Monitoring",
+                                                      "Model Versions"]
     assert len({d["uid"] for d in dashboards}) == len(dashboards)
 
 

@@ -12,11 +12,11 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.server import gunicorn_server, require_model_artifact
+from tests.server import champion_dir, gunicorn_server, require_model_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
-# The server loads MODEL_DIR when set (as in `make run`), else the committed artifact.
-MODEL_CARD = Path(os.environ.get("MODEL_DIR") or ROOT / "app" / "model") / "model.json"
+# The server loads the champion of MODEL_STORE when set (as in `make run`), else the shipped store's.
+MODEL_CARD = champion_dir() / "model.json"
 PROCESS_SERIES = ("process_cpu_seconds_total", "process_resident_memory_bytes", "python_gc_objects_collected_total")
 
 

@@ -10,6 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.model_lineup import ModelLineup
 from app.monitoring import __main__ as cli
 from app.monitoring.prices import ChainSource, UploadedActualsSource, YFinanceSource
 from app.services import services_of
@@ -40,7 +41,7 @@ def build_app(tmp_path, **config):
     app = create_app({"TESTING": True, "REGISTRY_PATH": str(tmp_path / "forecasts.sqlite3"),
                       "DATABASE_URL": "", "MONITORING_TOKEN": "", **config})
     services = services_of(app)
-    services.predictor = StubPredictor()
+    services.lineup = ModelLineup({"stub-1": StubPredictor()}, "stub-1")
     services.price_source = lambda reg: ChainSource(UploadedActualsSource(reg), YFinanceSource(fetch=offline_fetch))
     return app
 

@@ -11,9 +11,10 @@ import pytest
 
 from app.forecasting import ForecastInputError, InsufficientHistory, forecast_log_returns
 from app.predictor import CARD_FILE, PREPROCESSING_FILE, WEIGHTS_FILE, Forecast, ModelLoadError, Predictor
+from tests.server import champion_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL_DIR = ROOT / "app" / "model"
+MODEL_DIR = champion_dir()
 GSPC = pd.read_csv(ROOT / "downloadData" / "data" / "GSPC_data.csv")["Close"].to_numpy()
 
 

@@ -20,12 +20,12 @@ import pytest
 import requests
 import yaml
 
-from tests.server import free_port, gunicorn_server, require_component, require_model_artifact
+from tests.server import champion_dir, free_port, gunicorn_server, require_component, require_model_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS = "/usr/bin/prometheus"
-# The server loads MODEL_DIR when set (as in `make run`), else the committed artifact.
-MODEL_CARD = Path(os.environ.get("MODEL_DIR") or ROOT / "app" / "model") / "model.json"
+# The server loads the champion of MODEL_STORE when set (as in `make run`), else the shipped store's.
+MODEL_CARD = champion_dir() / "model.json"
 TICKER = "ITEST"
 
 # Seed 003, "Monitoramento & Dashboards Grafana", verbatim.

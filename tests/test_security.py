@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from tests.conftest import SAMPLE_CSV
+from tests.test_model_versions import CHALLENGER
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "security-test-token"
@@ -34,11 +35,17 @@ WRITES = {  # every write endpoint with a request it accepts
     "/monitoring/register": dict(json={"ticker": "MSFT", "target_date": "2024-01-05", "prediction_value": 371.2}),
     "/monitoring/validate": dict(query_string={"days_back": "3"}),
     "/monitoring/actuals": dict(data={"file": (io.BytesIO(CSV), "MSFT_data.csv")}, content_type="multipart/form-data"),
+    "/models/<version>/promote": dict(url=f"/models/{CHALLENGER}/promote"),
 }
+
+
+def _url(rule):
+    return WRITES[rule].get("url", rule)
 
 
 def _fresh(kwargs):
     """The request arguments with a new file object of the same content (a test client consumes it)."""
+    kwargs = {k: v for k, v in kwargs.items() if k != "url"}
     data = kwargs.get("data")
     if isinstance(data, dict) and "file" in data:
         stream, name = data["file"]
@@ -61,14 +68,15 @@ def test_every_write_endpoint_is_listed_here(guarded):
                                     TOKEN], ids=["none", "wrong", "basic", "longer", "empty", "no-scheme"])
 def test_write_without_the_token_is_401(guarded, path, header):
     headers = {"Authorization": header} if header is not None else {}
-    response = guarded.test_client().post(path, headers=headers, **_fresh(WRITES[path]))
+    response = guarded.test_client().post(_url(path), headers=headers, **_fresh(WRITES[path]))
     assert response.status_code == 401, response.get_data(as_text=True)
     assert response.get_json()["error"] == "unauthorized" and "Bearer" in response.headers["WWW-Authenticate"]
 
 
 @pytest.mark.parametrize("path", sorted(WRITES))
 def test_write_with_the_token_is_accepted(guarded, path):
-    response = guarded.test_client().post(path, headers={"Authorization": f"Bearer {TOKEN}"}, **_fresh(WRITES[path]))
+    response = guarded.test_client().post(_url(path), headers={"Authorization": f"Bearer {TOKEN}"},
+                                          **_fresh(WRITES[path]))
     assert response.status_code in (200, 201), response.get_data(as_text=True)
 
 
@@ -83,7 +91,7 @@ def test_a_refused_write_changes_nothing(guarded):
 # --- secrets ---------------------------------------------------------------------------------------------------
 
 # Generated artifacts and price data hold hashes and numbers by design (the model card's weights_sha256).
-NOT_SCANNED = re.compile(r"^(app/model/|downloadData/data/|tests/data/)")
+NOT_SCANNED = re.compile(r"^(app/models?/|downloadData/data/|tests/data/)")
 
 
 def _tracked_files():

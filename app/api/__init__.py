@@ -16,12 +16,13 @@ def register_blueprints(app):
     from app.api import monitoring_page  # noqa: F401 - adds the page's route to monitoring_bp
     from app.api.assets import assets_bp
     from app.api.health import health_bp
+    from app.api.models import models_bp
     from app.api.monitoring import monitoring_bp
     from app.api.openapi import openapi_bp
     from app.api.pages import pages_bp
     from app.api.predict import predict_bp
 
-    for blueprint in (health_bp, predict_bp, pages_bp, openapi_bp, monitoring_bp, assets_bp):
+    for blueprint in (health_bp, predict_bp, pages_bp, openapi_bp, monitoring_bp, models_bp, assets_bp):
         app.register_blueprint(blueprint)
 
     @app.before_request

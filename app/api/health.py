@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from app.api.guards import requires_model
 from app.errors import error_response
 from app.model_card import evaluation_rows, quality_sentence
+from app.model_store import ModelStore
 from app.services import services_of
 
 health_bp = Blueprint("health", __name__)
@@ -68,4 +69,5 @@ def model_plot(name):
     predictor = services_of().predictor
     if predictor is None or name != predictor.card.get("plot"):
         abort(404, description="no such model file; the model card names its plot under 'plot'")
-    return send_from_directory(current_app.config["MODEL_DIR"], name, max_age=3600)
+    folder = ModelStore(current_app.config["MODEL_STORE"]).path(predictor.version)
+    return send_from_directory(folder, name, max_age=3600)

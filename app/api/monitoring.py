@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
-import hmac
 import json
 import logging
 import uuid
@@ -12,9 +10,11 @@ import uuid
 from flask import Blueprint, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.api.guards import require_token
 from app.api.uploads import read_upload, request_field
 from app.csv_input import parse_price_csv
 from app.errors import InvalidInput, ServiceUnavailable, error_response
+from app.monitoring.drift import watch
 from app.monitoring.fields import forecast_dates, positive_number, short_label, whole_number
 from app.monitoring.hints import unmatched_actuals_warning
 from app.monitoring.performance import RECENT_LIMITS, RECENT_STATUSES, performance_report
@@ -38,24 +38,6 @@ def _database_error(exc):
     log.exception("forecast registry error on %s %s", request.method, request.path)
     return error_response(503, "registry_unavailable", "the forecast registry did not answer (busy or "
                                                        "unreachable database); retry in a few seconds")
-
-
-def require_token(view):
-    """When MONITORING_TOKEN is set, the request needs `Authorization: Bearer <token>`."""
-
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        expected = current_app.config.get("MONITORING_TOKEN") or ""
-        if expected:
-            scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-                response = error_response(401, "unauthorized", "this endpoint needs the header "
-                                          "'Authorization: Bearer <MONITORING_TOKEN>' with the server's token")
-                response.headers["WWW-Authenticate"] = 'Bearer realm="monitoring"'
-                return response
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 def _registry():
@@ -92,7 +74,7 @@ def register():
     row = {"date": target, "close": predicted, "horizon_step": max(sessions_between(ticker, made_at, target), 1)}
     registered = _registry().register_forecasts(
         ticker=ticker, made_at=made_at, last_close=last_close, forecast_rows=[row],
-        model_version=model_version, request_id=request_id,
+        model_version=model_version, request_id=request_id, role="external",
         input_hash=hashlib.sha256(fingerprint.encode()).hexdigest())
     services_of().metrics.count_registered(registered)
     answer = {"registered": bool(registered), "duplicate": not registered, "ticker": ticker,
@@ -108,10 +90,12 @@ def validate():
     """Validate pending forecasts whose target date is within the last days_back days (default 7)."""
     days_back = _int_param("days_back", 7, 1, MAX_DAYS_BACK)
     registry = _registry()
+    services = services_of()
     result = validate_pending_forecasts(registry, _price_source(registry), days_back=days_back,
-                                        time_budget_s=VALIDATE_TIME_BUDGET_S, metrics=services_of().metrics)
+                                        time_budget_s=VALIDATE_TIME_BUDGET_S, metrics=services.metrics)
     log.info("validation: %s", result.summary())
-    return {**result.as_dict(), "summary": result.summary()}
+    drift = watch(registry, drift_reference(services), services.metrics)
+    return {**result.as_dict(), "summary": result.summary(), "drift": drift}
 
 
 @monitoring_bp.post("/actuals")
@@ -151,6 +135,12 @@ def report_from_args(args, default_period: str | None = None) -> dict:
     raw_limit = args.get("limit")
     limit = 20 if raw_limit is None else whole_number(raw_limit, "limit", *RECENT_LIMITS)
     ticker = args.get("ticker")
+    model_version = args.get("model_version")
+    if model_version is not None:
+        model_version = short_label({"model_version": model_version}, "model_version", "")
+        if not model_version:
+            raise InvalidInput("bad_model_version", "model_version is empty: give a version from GET /models, or "
+                                                    "leave the parameter out for the answers users got")
     if ticker is not None:
         if not ticker.strip():
             raise InvalidInput("invalid_ticker", "ticker is empty: give a symbol like MSFT, or leave the parameter out "
@@ -163,10 +153,15 @@ def report_from_args(args, default_period: str | None = None) -> dict:
     report = performance_report(
         registry, status=status, limit=limit, ticker=ticker, today=today, period=period,
         threshold=current_app.config["MAPE_ALERT_THRESHOLD"],
-        window_days=current_app.config["DEGRADATION_WINDOW_DAYS"])
+        window_days=current_app.config["DEGRADATION_WINDOW_DAYS"], model_version=model_version)
     if period is not None:
         report["period"]["name"] = period_name
     return report
+
+
+def drift_reference(services):
+    """The champion's training returns (None while no model is loaded or the store kept none)."""
+    return None if services.lineup is None else services.lineup.drift_reference()
 
 
 def _price_source(registry):

@@ -9,9 +9,11 @@ import datetime as dt
 
 from flask import current_app, render_template, request
 
-from app.api.monitoring import monitoring_bp, report_from_args
+from app.api.monitoring import drift_reference, monitoring_bp, report_from_args
 from app.charts import Series, has_points, time_figure
 from app.errors import InvalidInput, ServiceUnavailable
+from app.models_report import models_report
+from app.monitoring.drift import watch
 from app.monitoring.hints import pending_reasons
 from app.monitoring.performance import RECENT_LIMITS, RECENT_STATUSES
 from app.monitoring.periods import DATA_PERIOD, PERIOD_LABELS, PERIODS
@@ -24,6 +26,7 @@ SECTIONS = [
     "monitoring/errors.html",      # model against naive and drift, per horizon
     "monitoring/intervals.html",   # interval coverage by horizon, and the worse-than-naive alarm
     "monitoring/tickers.html",     # per ticker
+    "_model_versions.html",        # champion against challengers, and the drift of each ticker's returns
     "monitoring/recent.html",      # recent forecasts, with why pending ones wait
     "monitoring/actions.html",     # validate now, upload realised closes
 ]
@@ -64,4 +67,14 @@ def page():
         "monitoring.html", report=report, problem=None, param_problem=problem, sections=SECTIONS,
         charts=_charts(report), statuses=RECENT_STATUSES, limits=RECENT_LIMITS, periods=PERIODS,
         period_labels=PERIOD_LABELS, max_days_back=MAX_DAYS_BACK,
-        token_required=bool(current_app.config.get("MONITORING_TOKEN"))), status
+        token_required=bool(current_app.config.get("MONITORING_TOKEN")), **_model_section()), status
+
+
+def _model_section() -> dict:
+    """The page's model versions (champion against each challenger) and the drift of each ticker."""
+    services = services_of()
+    registry = services.registry.get()
+    if services.lineup is None or registry is None:
+        return {"model_versions": None, "drift": None}
+    return {"model_versions": models_report(services.lineup, registry),
+            "drift": watch(registry, drift_reference(services))}

@@ -36,23 +36,29 @@ def validate_command(days_back, api_url, token, offline, timeout):
     # Only direct mode needs the app (and its registry); asking an API must not open a database here.
     app = click.get_current_context().ensure_object(ScriptInfo).load_app()
     with app.app_context():
+        from app.monitoring.drift import watch
         from app.monitoring.prices import default_price_source
         from app.monitoring.validation import validate_pending_forecasts
 
         registry = _command_registry()
         source = default_price_source(registry, online=not offline)
         click.echo(validate_pending_forecasts(registry, source, days_back=days_back).summary())
+        lineup = services_of().lineup
+        drift = watch(registry, None if lineup is None else lineup.drift_reference())
+        drifting = [d["ticker"] for d in drift["tickers"] if d["drifting"]]
+        click.echo(drift.get("problem") or f"drift: {drift['checked']} tickers checked, {len(drifting)} drifting"
+                   + (f" ({', '.join(drifting[:10])})" if drifting else ""))
 
 
 @monitoring_cli.command("report")
 @click.option("--ticker", help="only this ticker")
 def report_command(ticker):
     """Print a one-line performance summary from the database."""
-    from app.monitoring.performance import error_summary
+    from app.monitoring.performance import error_summary, forecast_counts
 
     registry = _command_registry()
     ticker = ticker.upper() if ticker else None
-    counts, m = registry.counts(ticker), error_summary(registry, ticker)
+    counts, m = forecast_counts(registry, ticker), error_summary(registry, ticker)
     mape = "n/a" if m["mape"] is None else f"{m['mape']:.3f}%"
     rmae = "n/a" if m["rmae"] is None else f"{m['rmae']:.3f}"
     click.echo(f"validated {counts['validated']}, pending {counts['pending']}, MAPE {mape}, rMAE {rmae}")

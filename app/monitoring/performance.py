@@ -7,7 +7,7 @@ import math
 from sqlalchemy import case, func, select
 
 from app.monitoring import interval_report
-from app.monitoring.registry import ForecastRegistry, as_date
+from app.monitoring.registry import STATUSES, ForecastRegistry, as_date
 from app.monitoring.storage import VALIDATED_ONLY, forecasts
 from app.monitoring.tickers import UNKNOWN_TICKER
 from app.thresholds import MAPE_QUALITY_BAND, QUALITY_WINDOW_DAYS
@@ -19,6 +19,7 @@ RECENT_LIMITS = (5, 50)
 RECENT_STATUSES = ("all", "validated", "pending")
 TREND_TOLERANCE_PP = 0.1  # MAPE changes smaller than this (percentage points) count as stable
 MAX_TICKERS = 100
+SHADOW_ROLE = "challenger"
 
 c = forecasts.c
 _VALIDATED = VALIDATED_ONLY
@@ -78,28 +79,35 @@ def _combine(groups) -> dict:
         "min_abs_error": extreme(min, "min_abs_error"), "max_abs_error": extreme(max, "max_abs_error"),
         "mean_predicted": total("sum_predicted") / n, "mean_actual": total("sum_actual") / n,
         "naive": naive, "rmae": rmae, "beats_naive": None if rmae is None else rmae < 1.0,
-        **interval_report.combine(total),
+        **(intervals := interval_report.combine(total)),
+        "coverage_80": intervals["coverage"]["80"]["coverage"],  # the share the promotion gate compares
     }
 
 
-def _groups(registry: ForecastRegistry, keys: list, ticker=None, since=None, until=None) -> list[dict]:
+def _groups(registry: ForecastRegistry, keys: list, ticker=None, since=None, until=None,
+            model_version=None) -> list[dict]:
     """One aggregate row per distinct value of `keys` (all validated rows in one group when keys is empty)."""
-    stmt = select(*keys, *_sum_columns()).where(_VALIDATED, *_filters(ticker, since, until))
+    stmt = select(*keys, *_sum_columns()).where(_VALIDATED, *_filters(ticker, since, until, model_version))
     if keys:
         stmt = stmt.group_by(*keys).order_by(*keys)
     with registry.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-def error_summary(registry: ForecastRegistry, ticker: str | None = None, since=None, until=None) -> dict:
-    """MAE, MAPE, RMSE, min/max APE, mean predicted vs realised, and the naive errors, by target date range."""
-    return _combine(_groups(registry, [], ticker, since, until))
+def error_summary(registry: ForecastRegistry, ticker: str | None = None, since=None, until=None,
+                  model_version: str | None = None) -> dict:
+    """MAE, MAPE, RMSE, min/max APE, mean predicted vs realised, and the naive errors, by target date range.
+
+    Of the answers users got, or with `model_version` of that version's forecasts (answered or shadowed).
+    """
+    return _combine(_groups(registry, [], ticker, since, until, model_version))
 
 
-def daily_history(registry: ForecastRegistry, ticker: str | None, since, until) -> list[dict]:
+def daily_history(registry: ForecastRegistry, ticker: str | None, since, until,
+                  model_version: str | None = None) -> list[dict]:
     """Errors per target date (days with validated forecasts only), oldest first."""
     return [{"date": as_date(g["target_date"]).isoformat(), **_table_row(_combine([g]))}
-            for g in _groups(registry, [c.target_date], ticker, since, until)]
+            for g in _groups(registry, [c.target_date], ticker, since, until, model_version)]
 
 
 def _split(groups: list[dict], key: str) -> dict:
@@ -109,25 +117,26 @@ def _split(groups: list[dict], key: str) -> dict:
     return out
 
 
-def all_time_errors(registry: ForecastRegistry, ticker: str | None, since=None,
-                    until=None) -> tuple[dict, list[dict], dict]:
+def all_time_errors(registry: ForecastRegistry, ticker: str | None, since=None, until=None,
+                    model_version: str | None = None) -> tuple[dict, list[dict], dict]:
     """Overall errors, errors per horizon step and errors per ticker, from one scan grouped by both
     (all target dates, or those from since to until).
 
     Per horizon: a 30-day-ahead forecast is expected to miss by more than a 1-day one.
     """
-    groups = _groups(registry, [c.ticker, c.horizon_step], ticker, since, until)
+    groups = _groups(registry, [c.ticker, c.horizon_step], ticker, since, until, model_version)
     horizons = [{"horizon_step": int(step), **_table_row(_combine(rows))}
                 for step, rows in sorted(_split(groups, "horizon_step").items())]
     tickers = {name: _table_row(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
     return _combine(groups), horizons, tickers
 
 
-def per_ticker(registry: ForecastRegistry, errors_by_ticker: dict) -> list[dict]:
+def per_ticker(registry: ForecastRegistry, errors_by_ticker: dict, model_version: str | None = None) -> list[dict]:
     """Counts and errors for each ticker (the MAX_TICKERS busiest), most forecasts first."""
     counts = (select(c.ticker, func.sum(case((c.status == "validated", 1), else_=0)).label("validated"),
                      func.sum(case((c.status == "pending", 1), else_=0)).label("pending"))
-              .group_by(c.ticker).order_by(func.count().desc(), c.ticker).limit(MAX_TICKERS))
+              .where(*_filters(None, None, None, model_version)).group_by(c.ticker)
+              .order_by(func.count().desc(), c.ticker).limit(MAX_TICKERS))
     with registry.engine.connect() as conn:
         rows = conn.execute(counts).all()
     empty = _table_row(_no_errors_block())
@@ -137,31 +146,32 @@ def per_ticker(registry: ForecastRegistry, errors_by_ticker: dict) -> list[dict]
 
 
 def recent_forecasts(registry: ForecastRegistry, status: str = "all", limit: int = 20,
-                     ticker: str | None = None) -> list[dict]:
+                     ticker: str | None = None, model_version: str | None = None) -> list[dict]:
     """The latest registered forecasts, newest first, optionally only validated or pending ones."""
     if status not in RECENT_STATUSES:
         raise ValueError(f"status must be one of {RECENT_STATUSES}")
     stmt = select(c.id, c.ticker, c.made_at, c.target_date, c.horizon_step, c.predicted, c.lower_95,
                   c.upper_95, c.last_close, c.actual, c.actual_date, c.abs_error, c.ape, c.naive_ape,
-                  c.status, c.model_version, c.request_id, c.created_at, c.validated_at)
+                  c.status, c.model_version, c.role, c.request_id, c.created_at, c.validated_at)
     if status != "all":
         stmt = stmt.where(c.status == status)
     # id grows with registration time and is the primary key: newest first without sorting the table.
-    stmt = stmt.where(*_filters(ticker, None, None)).order_by(c.id.desc()).limit(int(limit))
+    stmt = stmt.where(*_filters(ticker, None, None, model_version)).order_by(c.id.desc()).limit(int(limit))
     with registry.engine.connect() as conn:
         return [_jsonable(dict(r._mapping)) for r in conn.execute(stmt)]
 
 
 def degradation(registry: ForecastRegistry, ticker: str | None, today: dt.date,
-                threshold: float = DEFAULT_THRESHOLD_MAPE, window_days: int = DEFAULT_WINDOW_DAYS) -> dict:
+                threshold: float = DEFAULT_THRESHOLD_MAPE, window_days: int = DEFAULT_WINDOW_DAYS,
+                model_version: str | None = None) -> dict:
     """Degraded when the MAPE of forecasts targeting the last `window_days` days exceeds `threshold` percent.
 
     The trend compares that window with the one before it (same length).
     """
     recent_from = today - dt.timedelta(days=window_days)
     previous_from = recent_from - dt.timedelta(days=window_days)
-    recent = error_summary(registry, ticker, recent_from, today - dt.timedelta(days=1))
-    previous = error_summary(registry, ticker, previous_from, recent_from - dt.timedelta(days=1))
+    recent = error_summary(registry, ticker, recent_from, today - dt.timedelta(days=1), model_version)
+    previous = error_summary(registry, ticker, previous_from, recent_from - dt.timedelta(days=1), model_version)
     change = None
     trend = "unknown"
     if recent["n"] and previous["n"]:
@@ -179,44 +189,47 @@ def degradation(registry: ForecastRegistry, ticker: str | None, today: dt.date,
 
 def performance_report(registry: ForecastRegistry, *, status: str = "all", limit: int = 20,
                        ticker: str | None = None, today=None, threshold: float = DEFAULT_THRESHOLD_MAPE,
-                       window_days: int = DEFAULT_WINDOW_DAYS, period=None) -> dict:
+                       window_days: int = DEFAULT_WINDOW_DAYS, period=None, model_version: str | None = None) -> dict:
     """Everything GET /monitoring/performance and the monitoring page show.
 
     Without `period`: errors over all target dates, history of the last HISTORY_DAYS days, degradation over the
     last window_days days before today. With period = (first, last) target dates: errors and history over the
     period, degradation over its last window_days days, so that every figure speaks of the same period.
+    Without `model_version`: the answers users got (challengers' shadow forecasts left out); with it, that
+    version's forecasts, answered or shadowed.
     """
     today = dt.date.today() if today is None else as_date(today)
-    counts = registry.counts(ticker)
+    counts = forecast_counts(registry, ticker, model_version)
     if period is None:
         since, until, history_from = None, None, today - dt.timedelta(days=HISTORY_DAYS)
         window_end = today
     else:
         since, until = (as_date(day) for day in period)
         history_from, window_end = since, until + dt.timedelta(days=1)
-    overall, horizons, tickers = all_time_errors(registry, ticker, since, until)
+    overall, horizons, tickers = all_time_errors(registry, ticker, since, until, model_version)
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "today": today.isoformat(),
         "ticker": ticker,
         "period": None if period is None else {"from": since.isoformat(), "to": until.isoformat()},
+        "model_version": model_version,
         "validated": counts["validated"],
         "pending": counts["pending"],
         "metrics": overall,
-        "degradation": degradation(registry, ticker, window_end, threshold, window_days),
-        "history": daily_history(registry, ticker, history_from, until or today),
+        "degradation": degradation(registry, ticker, window_end, threshold, window_days, model_version),
+        "history": daily_history(registry, ticker, history_from, until or today, model_version),
         "by_horizon": horizons,
         "coverage": interval_report.coverage_by_bucket(horizons),
         # The same window as the degradation banner: the last days before today, or of the period.
         "naive_alarm": interval_report.naive_alarm(error_summary(
-            registry, ticker, window_end - dt.timedelta(days=QUALITY_WINDOW_DAYS), window_end - dt.timedelta(days=1)),
-            window_end),
+            registry, ticker, window_end - dt.timedelta(days=QUALITY_WINDOW_DAYS), window_end - dt.timedelta(days=1),
+            model_version), window_end),
         "recent": {"status": status, "limit": limit,
-                   "forecasts": recent_forecasts(registry, status, limit, ticker)},
+                   "forecasts": recent_forecasts(registry, status, limit, ticker, model_version)},
     }
     if ticker is None:
-        report["unknown_ticker_pending"] = registry.counts(UNKNOWN_TICKER)["pending"]
-        report["per_ticker"] = per_ticker(registry, tickers)
+        report["unknown_ticker_pending"] = forecast_counts(registry, UNKNOWN_TICKER, model_version)["pending"]
+        report["per_ticker"] = per_ticker(registry, tickers, model_version)
     return report
 
 
@@ -226,8 +239,19 @@ def _window(start: dt.date, stop: dt.date, summary: dict) -> dict:
             "n": summary["n"], "mape": summary["mape"]}
 
 
-def _filters(ticker, since, until) -> list:
-    where = []
+def forecast_counts(registry: ForecastRegistry, ticker: str | None = None,
+                    model_version: str | None = None) -> dict[str, int]:
+    """Forecasts per status: the answers users got, or one version's forecasts (as the report counts them)."""
+    stmt = (select(c.status, func.count()).where(*_filters(ticker, None, None, model_version))
+            .group_by(c.status))
+    with registry.engine.connect() as conn:
+        found = dict(conn.execute(stmt).all())
+    return {status: int(found.get(status, 0)) for status in STATUSES}
+
+
+def _filters(ticker, since, until, model_version=None) -> list:
+    # One version's forecasts, or the answers users got: a shadow forecast was never shown to anyone.
+    where = [c.model_version == model_version] if model_version is not None else [c.role != SHADOW_ROLE]
     if ticker is not None:
         where.append(c.ticker == ticker)
     if since is not None:
@@ -241,7 +265,7 @@ def _no_errors_block() -> dict:
     """The error block of a group without validated forecasts: every figure None."""
     return {"n": 0, "mae": None, "mape": None, "rmse": None, "min_ape": None, "max_ape": None,
             "mean_predicted": None, "mean_actual": None, "naive": None, "rmae": None, "beats_naive": None,
-            "min_abs_error": None, "max_abs_error": None, **interval_report.empty()}
+            "min_abs_error": None, "max_abs_error": None, "coverage_80": None, **interval_report.empty()}
 
 
 def _table_row(block: dict) -> dict:

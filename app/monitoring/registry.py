@@ -134,22 +134,19 @@ class ForecastRegistry:
 
     def register_forecasts(self, ticker: str, made_at, last_close: float | None,
                            forecast_rows: Iterable[Mapping], model_version: str,
-                           request_id: str | None, input_hash: str) -> int:
-        """Store forecast_rows ({date, close, lower_80, ...}, step 1 first); returns how many were new."""
-        made = as_date(made_at)
-        now = dt.datetime.now(dt.UTC)
-        naive = None if last_close is None else float(last_close)
-        rows = []
-        for step, row in enumerate(forecast_rows, start=1):
-            rows.append({
-                "ticker": ticker, "made_at": made, "target_date": as_date(row["date"]),
-                "horizon_step": int(row.get("horizon_step", step)), "predicted": float(row["close"]),
-                "lower_80": _opt_float(row.get("lower_80")), "upper_80": _opt_float(row.get("upper_80")),
-                "lower_95": _opt_float(row.get("lower_95")), "upper_95": _opt_float(row.get("upper_95")),
-                "last_close": naive, "drift": _opt_float(row.get("drift")),
-                "model_version": str(model_version), "request_id": request_id,
-                "input_hash": input_hash, "created_at": now, "status": "pending",
-            })
+                           request_id: str | None, input_hash: str, role: str = "champion",
+                           shadows: Iterable[tuple[str, Iterable[Mapping]]] = ()) -> int:
+        """Store forecast_rows ({date, close, lower_80, ...}, step 1 first); returns how many were new.
+
+        `shadows` are (model_version, rows) of challengers that forecast the same input: they are stored in the
+        same transaction with role "challenger", so a forecast and its shadows are kept or lost together.
+        """
+        common = {"ticker": ticker, "made_at": as_date(made_at), "request_id": request_id,
+                  "input_hash": input_hash, "created_at": dt.datetime.now(dt.UTC),
+                  "last_close": None if last_close is None else float(last_close), "status": "pending"}
+        rows = _rows(common, model_version, role, forecast_rows)
+        for shadow_version, shadow_rows in shadows:
+            rows += _rows(common, shadow_version, "challenger", shadow_rows)
         if not rows:
             return 0
         # executemany of one cached statement: a multi-row VALUES would be recompiled on every call (~8 ms for
@@ -247,6 +244,16 @@ class ForecastRegistry:
         """Total number of registered forecasts."""
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(forecasts)).scalar_one())
+
+
+def _rows(common: dict, model_version: str, role: str, forecast_rows: Iterable[Mapping]) -> list[dict]:
+    """Registry rows of one model's forecast (step 1 first) with the request's common fields."""
+    return [{**common, "target_date": as_date(row["date"]), "horizon_step": int(row.get("horizon_step", step)),
+             "predicted": float(row["close"]), "lower_80": _opt_float(row.get("lower_80")),
+             "upper_80": _opt_float(row.get("upper_80")), "lower_95": _opt_float(row.get("lower_95")),
+             "upper_95": _opt_float(row.get("upper_95")), "drift": _opt_float(row.get("drift")),
+             "model_version": str(model_version), "role": role}
+            for step, row in enumerate(forecast_rows, start=1)]
 
 
 def _opt_float(value) -> float | None:

@@ -72,6 +72,9 @@ forecasts = Table(
     Column("inside_80", Integer),
     Column("inside_95", Integer),
     Column("validated_at", DateTime(timezone=True)),
+    # champion: the answer the user got; challenger: a shadow forecast of the same input, never returned;
+    # external: registered through POST /monitoring/register. The role the version had when it forecast.
+    Column("role", String(10), nullable=False, server_default="champion"),
     # One row per forecast, however often the same request is repeated.
     # input_hash first: the rows of one request are neighbours in the index, so a 30-day forecast dirties
     # a couple of index pages instead of one page per target date.
@@ -81,15 +84,30 @@ forecasts = Table(
 )
 
 # The performance report aggregates validated forecasts only. This partial index holds every column those
-# scans read (status included, or SQLite would still visit the table), in the report's grouping order;
+# scans read (status included, or SQLite would still visit the table), in the report's grouping order
+# (role and model_version select served or one version's forecasts, the 80% bounds give the coverage);
 # registration inserts 'pending' rows and never writes to it. Queries spell the condition as VALIDATED_ONLY
 # (a literal, not a bound parameter) so that SQLite can prove the index applies.
 VALIDATED_ONLY = forecasts.c.status == literal_column("'validated'")
 Index("ix_forecasts_validated_errors", forecasts.c.status, forecasts.c.ticker, forecasts.c.horizon_step,
       forecasts.c.target_date, forecasts.c.abs_error, forecasts.c.ape, forecasts.c.naive_abs_error,
       forecasts.c.naive_ape, forecasts.c.predicted, forecasts.c.actual, forecasts.c.drift_abs_error,
-      forecasts.c.drift_ape, forecasts.c.inside_80, forecasts.c.inside_95,
+      forecasts.c.drift_ape, forecasts.c.inside_80, forecasts.c.inside_95, forecasts.c.role,
+      forecasts.c.model_version, forecasts.c.lower_80, forecasts.c.upper_80,
       sqlite_where=VALIDATED_ONLY, postgresql_where=VALIDATED_ONLY)
+
+# Every change of champion, oldest first: the newest row names the serving champion (workers read it, so a
+# promotion reaches all of them and survives restarts); the earlier rows are the history to roll back along.
+promotions = Table(
+    "model_promotions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(64), nullable=False),
+    Column("previous", String(64)),
+    Column("promoted_at", DateTime(timezone=True), nullable=False),
+    Column("forced", Integer, nullable=False, server_default="0"),  # 1 when the comparison gate was overridden
+    Column("reason", String(500)),
+)
 
 actuals = Table(
     "actuals",

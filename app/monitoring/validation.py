@@ -152,7 +152,9 @@ def _errors(row: dict, actual: float, actual_date: dt.date) -> dict:
     drift_abs = None if drift is None else abs(drift - actual)
     return {
         "id": row["id"], "predicted": row["predicted"], "last_close": naive, "drift": drift,
-        "horizon_step": row.get("horizon_step"), "actual": actual, "actual_date": actual_date,
+        "model_version": row["model_version"], "role": row["role"], "horizon_step": row.get("horizon_step"),
+        "lower_80": row.get("lower_80"), "upper_80": row.get("upper_80"),
+        "actual": actual, "actual_date": actual_date,
         "abs_error": abs_error, "ape": 100.0 * abs_error / actual,
         "naive_abs_error": naive_abs, "naive_ape": None if naive_abs is None else 100.0 * naive_abs / actual,
         "drift_abs_error": drift_abs, "drift_ape": None if drift_abs is None else 100.0 * drift_abs / actual,
@@ -170,12 +172,14 @@ def _inside(lower, upper, actual: float) -> int | None:
 
 def _update_metrics(metrics, validated: list[dict], pending_total: int) -> None:
     """Feed the validated errors and the run to Prometheus."""
-    if validated:
+    metrics.models.record_validated(validated)
+    served = [u for u in validated if u["role"] != "challenger"]  # the lstm series are the answers users got
+    if served:
         # No last_close (a forecast registered from elsewhere without it) -> NaN: metrics skips such rows,
         # so the lstm and naive series always cover the same forecasts.
-        metrics.record_errors("validated", [u["predicted"] for u in validated], [u["actual"] for u in validated],
-                              [math.nan if u["last_close"] is None else u["last_close"] for u in validated],
-                              [math.nan if u["drift"] is None else u["drift"] for u in validated])
-        metrics.record_coverage([u["horizon_step"] for u in validated],
-                                {level: [u[f"inside_{level}"] for u in validated] for level in ("80", "95")})
+        metrics.record_errors("validated", [u["predicted"] for u in served], [u["actual"] for u in served],
+                              [math.nan if u["last_close"] is None else u["last_close"] for u in served],
+                              [math.nan if u["drift"] is None else u["drift"] for u in served])
+        metrics.record_coverage([u["horizon_step"] for u in served],
+                                {level: [u[f"inside_{level}"] for u in served] for level in ("80", "95")})
     metrics.record_validation(len(validated), pending_total, time.time())
