@@ -1,0 +1,283 @@
+"""Alerts reach people: real Prometheus (project rules) -> real Alertmanager (project config) -> a chat webhook
+and a mailbox, all on loopback.
+
+Debian's `prometheus` and `prometheus-alertmanager` run with test-only short intervals (1 s scrapes and rule
+evaluations, the degradation alert's `for` cut to 1 s, 1 s group wait/interval); a local HTTP server takes the
+Slack-compatible webhook calls and aiosmtpd is the SMTP server. The API's forecasts are validated against
+realised closes until the model-degradation alert fires, then until it clears; both notifications must arrive
+through both receivers with the alert's summary and description as Prometheus rendered them.
+"""
+import datetime as dt
+import email
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pandas as pd
+import pytest
+import requests
+import yaml
+
+from tests.prometheus_server import PROMETHEUS, PrometheusServer
+from tests.server import ROOT, free_port, gunicorn_server, require_component
+
+aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+AMTOOL = "/usr/bin/amtool"
+ALERTMANAGER_DIR = ROOT / "prometheus" / "alertmanager"
+RULES_DIR = ROOT / "prometheus" / "rules"
+
+# --- The model-degradation alert, and how the API is driven to fire and to clear it ------------------------------
+# Its expression compares the model with the realised closes (and the naive forecast): the model far off while
+# the naive forecast is right fires it; many exact model forecasts while the naive one is off clear it. If the
+# alert is renamed or measured differently, adapt these three.
+DEGRADATION_ALERT = "ModelMapeAboveThreshold"
+
+
+def degrade_model(api_url):
+    """Six validated forecasts 50% off the realised close; the naive forecast (the last close) is 0.1% off."""
+    validate_forecasts(api_url, "DEGRADE", days=6, model_error=0.5, naive_error=0.001)
+
+
+def recover_model(api_url):
+    """Two hundred exact validated forecasts, the naive forecast 5% off: the window's errors fall far below."""
+    validate_forecasts(api_url, "RECOVER", days=200, model_error=0.0, naive_error=0.05)
+
+
+def validate_forecasts(api_url, ticker, days, model_error, naive_error, close=100.0):
+    """Register forecasts for the last `days` weekdays, upload the realised closes, validate them."""
+    targets = pd.bdate_range(end=pd.Timestamp(dt.date.today()) - pd.offsets.BDay(1), periods=days)
+    with requests.Session() as session:
+        for target in targets:
+            answer = session.post(api_url + "/monitoring/register", timeout=30, json={
+                "ticker": ticker, "target_date": target.strftime("%Y-%m-%d"),
+                "prediction_value": close * (1 + model_error), "last_close": close * (1 + naive_error)})
+            assert answer.status_code == 201, answer.text
+        closes = pd.DataFrame({"Date": targets.strftime("%Y-%m-%d"), "Open": close, "High": close, "Low": close,
+                               "Close": close, "Volume": 1000})
+        stored = session.post(api_url + "/monitoring/actuals", params={"ticker": ticker}, timeout=30,
+                              data=closes.to_csv(index=False), headers={"Content-Type": "text/csv"})
+        assert stored.status_code == 200, stored.text
+        validated = session.post(api_url + "/monitoring/validate", params={"days_back": 400}, timeout=30)
+        assert validated.status_code == 200 and validated.json()["validated"] == days, validated.text
+# -------------------------------------------------------------------------------------------------------------------
+
+
+class Inbox:
+    """What the webhook and the SMTP server received, with arrival times."""
+
+    def __init__(self):
+        self.items, self.lock = [], threading.Lock()
+
+    def add(self, item):
+        with self.lock:
+            self.items.append((time.monotonic(), item))
+
+    def wait_for(self, condition, what, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = [(at, item) for at, item in self.items if condition(item)]
+            if found:
+                return found[0]
+            time.sleep(0.1)
+        raise AssertionError(f"no {what} within {timeout}s; received: {[item for _, item in self.items]}")
+
+
+@pytest.fixture
+def webhook():
+    """A Slack-compatible incoming webhook on loopback: records each JSON payload."""
+    inbox = Inbox()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            inbox.add(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/hook", inbox
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def mailbox():
+    """An SMTP server on loopback (no TLS, no login offered): records each message."""
+    inbox = Inbox()
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            inbox.add(email.message_from_bytes(envelope.content))
+            return "250 OK"
+
+    controller = aiosmtpd_controller.Controller(Handler(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield f"127.0.0.1:{controller.port}", inbox
+    controller.stop()
+
+
+def render_alertmanager_config(tmp_path, webhook_url, smarthost):
+    """prometheus/alertmanager's template rendered by its own script, as the container does at start."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "alert_webhook_url").write_text(webhook_url)
+    (secrets / "smtp_password").write_text("not-used-without-smtp-auth")
+    env = dict(os.environ, ALERT_EMAIL_TO="oncall@example.org", ALERT_EMAIL_FROM="alertmanager@example.org",
+               ALERT_SMTP_SMARTHOST=smarthost, ALERT_SMTP_USERNAME="",
+               ALERT_WEBHOOK_URL_FILE=str(secrets / "alert_webhook_url"),
+               ALERT_SMTP_PASSWORD_FILE=str(secrets / "smtp_password"),
+               ALERT_TEMPLATES_DIR=str(ALERTMANAGER_DIR / "templates"))
+    rendered = tmp_path / "alertmanager.yml"
+    result = render(env, rendered)
+    assert result.returncode == 0, result.stderr
+    return rendered
+
+
+def render(env, output):
+    """Run render-config.sh on the committed template."""
+    return subprocess.run(["sh", str(ALERTMANAGER_DIR / "render-config.sh"),
+                           str(ALERTMANAGER_DIR / "alertmanager.yml.template"), str(output)],
+                          env=env, capture_output=True, text=True, timeout=30)
+
+
+def check_config(path):
+    result = subprocess.run([AMTOOL, "check-config", str(path)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_rendered_config_passes_amtool_check_config(tmp_path):
+    require_component(AMTOOL, "amtool (Debian package prometheus-alertmanager)")
+    out = check_config(render_alertmanager_config(tmp_path, "https://hooks.example.org/x", "smtp.example.org:587"))
+    assert "1 inhibit rules" in out and "2 receivers" in out and "1 templates" in out
+
+
+def test_render_refuses_a_missing_address(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ALERT_")}
+    result = render(env, tmp_path / "out.yml")
+    assert result.returncode != 0 and "ALERT_EMAIL_TO" in result.stderr
+
+
+def short_intervals(config_path):
+    """Test-only timings (1 s group wait and interval) and plain SMTP to the local sink; checked again."""
+    config = yaml.safe_load(config_path.read_text())
+    config["global"]["smtp_require_tls"] = False
+    for route in [config["route"], *config["route"]["routes"]]:
+        route.update(group_wait="1s", group_interval="1s", repeat_interval="1h")
+    path = config_path.with_name("alertmanager-test.yml")
+    path.write_text(yaml.safe_dump(config))
+    check_config(path)
+    return path
+
+
+def fast_rules(tmp_path):
+    """The project's rule files, with the degradation alert's `for` cut to 1 s."""
+    paths, found = [], False
+    for source in sorted(RULES_DIR.glob("*.yml")):
+        rules = yaml.safe_load(source.read_text())
+        for group in rules["groups"]:
+            for rule in group["rules"]:
+                if rule.get("alert") == DEGRADATION_ALERT:
+                    rule["for"], found = "1s", True
+        paths.append(tmp_path / source.name)
+        paths[-1].write_text(yaml.safe_dump(rules))
+    assert found, f"no alert {DEGRADATION_ALERT} in {RULES_DIR}"
+    return paths
+
+
+class Alertmanager:
+    def __init__(self, tmp_path, config):
+        self.port = free_port()
+        self.log_path = tmp_path / "alertmanager.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log_path.read_text()
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/-/ready", timeout=2).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"Alertmanager not ready:\n{self.log_path.read_text()}")
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=15)
+
+
+def firing_alert(prometheus):
+    response = requests.get(prometheus.url + "/api/v1/alerts", timeout=10).json()
+    return next((a for a in response["data"]["alerts"]
+                 if a["labels"]["alertname"] == DEGRADATION_ALERT and a["state"] == "firing"), None)
+
+
+def text_of(message):
+    """The plain-text part of an e-mail, decoded."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode()
+    return ""
+
+
+def test_degradation_alert_reaches_webhook_and_mailbox_then_resolves(tmp_path, webhook, mailbox):
+    for path, what in ((PROMETHEUS, "Prometheus server"), (ALERTMANAGER, "Alertmanager (prometheus-alertmanager)"),
+                       (AMTOOL, "amtool (prometheus-alertmanager)")):
+        require_component(path, what)
+    webhook_url, hooks = webhook
+    smarthost, mails = mailbox
+    config = short_intervals(render_alertmanager_config(tmp_path, webhook_url, smarthost))
+    alertmanager = Alertmanager(tmp_path, config)
+    try:
+        with gunicorn_server(tmp_path, workers=2, env={"VALIDATION_PRICE_SOURCE": "uploaded"}) as api:
+            prometheus = PrometheusServer(tmp_path, api.url.rsplit(":", 1)[1], rule_files=fast_rules(tmp_path),
+                                          alertmanager=f"127.0.0.1:{alertmanager.port}")
+            try:
+                prometheus.wait_until(lambda: requests.get(prometheus.url + "/-/ready", timeout=2).ok, "readiness")
+                prometheus.wait_until(lambda: prometheus.query('up{job="api"} == 1')["result"], "the first scrape")
+                degrade_model(api.url)
+                degraded_at = time.monotonic()
+                prometheus.wait_until(lambda: firing_alert(prometheus), f"{DEGRADATION_ALERT} firing", timeout=60)
+                fired_at = time.monotonic()
+                alert = firing_alert(prometheus)
+                summary, description = alert["annotations"]["summary"], alert["annotations"]["description"]
+
+                def firing_hook(payload):
+                    text = payload["attachments"][0]["text"]
+                    return "[FIRING" in payload["attachments"][0]["title"] and summary in text and description in text
+
+                hook_at, _ = hooks.wait_for(firing_hook, "firing webhook")
+                mails.wait_for(lambda m: "[FIRING" in m["Subject"] and summary in text_of(m)
+                               and description in text_of(m), "firing e-mail")
+                print(f"\n{DEGRADATION_ALERT} (test timings: 1 s scrape and evaluation, for 1 s, 1 s group wait): "
+                      f"validation -> chat webhook {hook_at - degraded_at:.2f} s, "
+                      f"seen firing in Prometheus -> chat webhook {hook_at - fired_at:.2f} s")
+
+                recover_model(api.url)
+                resolved_hook = hooks.wait_for(lambda p: "[RESOLVED]" in p["attachments"][0]["title"]
+                                               and f"Resolved: {summary}" in p["attachments"][0]["text"],
+                                               "resolved webhook")
+                resolved_mail = mails.wait_for(lambda m: "[RESOLVED]" in m["Subject"]
+                                               and f"Resolved: {summary}" in text_of(m), "resolved e-mail")
+                assert resolved_hook and resolved_mail
+                assert resolved_mail[1]["To"] == "oncall@example.org"
+            finally:
+                prometheus.stop()
+    finally:
+        alertmanager.stop()
