@@ -2,6 +2,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -114,3 +115,12 @@ def _wait_until_answering(server, timeout=20):
         except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError(f"nginx did not answer within {timeout}s")
+
+
+def stall_upload(url, path="/predict", declared=1_000_000):
+    """Open an upload that declares `declared` bytes, send a few, and stop: the socket stays open."""
+    host, port = url.split("//")[1].split(":")
+    sock = socket.create_connection((host, int(port)), timeout=60)
+    sock.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n"
+                  f"Content-Length: {declared}\r\n\r\n").encode() + b"Date,Open,High,Low,Close,Volume\n")
+    return sock

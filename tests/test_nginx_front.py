@@ -7,7 +7,6 @@ answer. Timings are printed, not asserted (the machine is shared); behaviour is 
 import http.client
 import json
 import re
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import SAMPLE_CSV
-from tests.nginx import NGINX, nginx_server
+from tests.nginx import NGINX, nginx_server, stall_upload
 from tests.server import gunicorn_server, require_component
 
 STALLED_UPLOADS = 8
@@ -40,15 +39,6 @@ def history():
 def forecast(url, history, horizon=3, **headers):
     return requests.post(url + "/predict", data=history, params={"horizon": horizon}, timeout=30,
                          headers={"Content-Type": "text/csv", **headers})
-
-
-def stall_upload(url, path="/predict", declared=1_000_000):
-    """Open an upload that declares `declared` bytes, send a few, and stop: the socket stays open."""
-    host, port = url.split("//")[1].split(":")
-    sock = socket.create_connection((host, int(port)), timeout=60)
-    sock.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n"
-                  f"Content-Length: {declared}\r\n\r\n").encode() + b"Date,Open,High,Low,Close,Volume\n")
-    return sock
 
 
 def still_waiting(sock):
