@@ -115,9 +115,10 @@ SECRET_PATTERNS = {
 URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@(?!127\.0\.0\.1|localhost)")
 PLACEHOLDERS = {"pass", "password", "secret", "changeme", "xxx", "***", "pwd"}
 CONFIG_SUFFIXES = {".yml", ".yaml", ".ini", ".toml", ".cfg", ".conf", ".env", ".json", ".properties"}
-# A literal value assigned to a password/secret/token key; ${VAR} references and empty values are fine.
-ASSIGNED_SECRET = re.compile(r"(?i)(?<![{$\w.-])[\w.-]*(?:password|passwd|secret|token|api_?key)[\w.-]*[\"']?\s*[:=]\s*"
-                             r"(?![\"']?\$\{)(?![\"']?\s*$)[\"']?([^\s\"'#,}]{4,})")
+# A literal value assigned to a password/secret/token key; ${VAR} references and empty values are fine, and so
+# is a YAML key whose value is the mapping on the next lines (compose's `secrets:`, Kubernetes' `secretKeyRef:`).
+ASSIGNED_SECRET = re.compile(r"(?i)(?<![{$\w.-])[\w.-]*(?:password|passwd|secret|token|api_?key)[\w.-]*[\"']?"
+                             r"\s*[:=][ \t]*(?![\"']?\$\{)(?![\"']?\s*$)[\"']?([^\s\"'#,}]{4,})")
 
 
 def _tracked_files():
@@ -149,7 +150,8 @@ def test_no_secrets_in_tracked_files():
 @pytest.mark.parametrize("line, secret", [
     ("password: hunter22", True), ('"api_key": "abcd1234efgh"', True), ("DB_PASSWORD=topsecret", True),
     ("GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:-admin}", False), ("MONITORING_TOKEN: ", False),
-    ('"MONITORING_TOKEN": ""', False),
+    ('"MONITORING_TOKEN": ""', False), ("secrets:\n  alert_webhook_url:", False),
+    ("secretKeyRef:\n    name: stock-forecast-db", False),
 ])
 def test_the_secret_scanner_itself(line, secret):
     assert bool(ASSIGNED_SECRET.search(line)) == secret
