@@ -1,7 +1,5 @@
 """Start Debian's nginx with the repository's front configuration (Docker/nginx/templates) for tests and benches."""
-import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -11,7 +9,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.server import ROOT, free_port
+from tests.server import ROOT, free_port, stop_process_group
 
 NGINX = "/usr/sbin/nginx"
 TEMPLATE = ROOT / "Docker" / "nginx" / "templates" / "default.conf.template"
@@ -95,12 +93,7 @@ http {{
         _wait_until_answering(server)
         yield server
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
 
 
 def _wait_until_answering(server, timeout=20):

@@ -1,13 +1,10 @@
 """Start Debian's Prometheus with the repository's configuration and rules, pointed at loopback, for tests."""
-import os
-import signal
 import subprocess
-import time
 
 import requests
 import yaml
 
-from tests.server import ROOT, free_port
+from tests.server import ROOT, free_port, stop_process_group, wait_for_process
 
 PROMETHEUS = "/usr/bin/prometheus"
 
@@ -60,21 +57,7 @@ class PrometheusServer:
         return body["data"]
 
     def wait_until(self, condition, what, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_path.read_text()
-            try:
-                if condition():
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.25)
-        raise AssertionError(f"Prometheus: timed out waiting for {what}\n{self.log_path.read_text()}")
+        wait_for_process(self.process, self.log_path, condition, f"Prometheus: {what}", timeout)
 
     def stop(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process)

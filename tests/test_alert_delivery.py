@@ -11,7 +11,6 @@ import datetime as dt
 import email
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -23,7 +22,7 @@ import requests
 import yaml
 
 from tests.prometheus_server import PROMETHEUS, PrometheusServer
-from tests.server import ROOT, free_port, gunicorn_server, require_component
+from tests.server import ROOT, free_port, gunicorn_server, require_component, stop_process_group, wait_for_process
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
@@ -206,20 +205,11 @@ class Alertmanager:
                 [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
                  f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=warn"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_path.read_text()
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/-/ready", timeout=2).ok:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"Alertmanager not ready:\n{self.log_path.read_text()}")
+        wait_for_process(self.process, self.log_path, lambda: requests.get(
+            f"http://127.0.0.1:{self.port}/-/ready", timeout=2).ok, "Alertmanager ready")
 
     def stop(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=15)
+        stop_process_group(self.process)
 
 
 def firing_alert(prometheus):
