@@ -45,7 +45,8 @@ def still_waiting(sock):
     """True when the server has neither answered nor closed this connection."""
     sock.setblocking(False)
     try:
-        return sock.recv(1) == b"" and False
+        sock.recv(1)  # an answer's first byte, or b"" for a closed connection: either way it is not waiting
+        return False
     except BlockingIOError:
         return True
     finally:

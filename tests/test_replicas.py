@@ -56,19 +56,23 @@ def stored_rows(database):
         return dict(conn.execute("SELECT request_id, COUNT(*) FROM forecasts GROUP BY request_id").fetchall())
 
 
-def forecast_upstreams(nginx, expected, timeout=5):
-    """The API replica nginx sent each forecast to (its access log is written just after the answer)."""
+def forecast_upstreams(nginx):
+    """The API replica nginx sent each forecast to, in order."""
+    return [line.split("upstream=")[1].split()[0] for line in nginx.access_lines() if "POST /predict" in line]
+
+
+def new_forecast_upstreams(nginx, already, expected, timeout=5):
+    """The replicas of the forecasts after the first `already` (nginx logs just after answering)."""
     deadline = time.monotonic() + timeout
-    while True:
-        upstreams = [line.split("upstream=")[1].split()[0] for line in nginx.access_lines() if "POST /predict" in line]
-        if len(upstreams) >= expected or time.monotonic() > deadline:
-            return upstreams
+    while len(upstreams := forecast_upstreams(nginx)[already:]) < expected and time.monotonic() < deadline:
         time.sleep(0.1)
+    return upstreams
 
 
 def test_forecasts_spread_are_stored_once_and_counted_once(replicas):
     nginx, servers, database = replicas
     before = post_requests([s.url for s in servers])
+    logged_before = len(forecast_upstreams(nginx))
     answers = []
     with requests.Session() as session:
         for history in windows(FORECASTS):
@@ -82,7 +86,7 @@ def test_forecasts_spread_are_stored_once_and_counted_once(replicas):
                                 headers={"Content-Type": "text/csv"}).json() for _ in range(4)]
     sent = FORECASTS + len(repeats)
 
-    upstreams = forecast_upstreams(nginx, sent)
+    upstreams = new_forecast_upstreams(nginx, logged_before, sent)
     spread = {server.url.split("//")[1]: upstreams.count(server.url.split("//")[1]) for server in servers}
     print(f"\n{sent} forecasts through nginx over two replicas: {spread}")
     assert all(count > 0 for count in spread.values()) and sum(spread.values()) == sent
