@@ -50,10 +50,11 @@ def post_requests(replica_urls):
     return total
 
 
-def stored_rows(database):
-    """request_id -> forecast rows in the shared registry."""
+def stored_rows(database, ticker):
+    """request_id -> forecast rows of `ticker` in the shared registry."""
     with psycopg.connect(database.replace("postgresql+psycopg", "postgresql")) as conn:
-        return dict(conn.execute("SELECT request_id, COUNT(*) FROM forecasts GROUP BY request_id").fetchall())
+        return dict(conn.execute("SELECT request_id, COUNT(*) FROM forecasts WHERE ticker = %s GROUP BY request_id",
+                                 (ticker,)).fetchall())
 
 
 def forecast_upstreams(nginx):
@@ -91,7 +92,7 @@ def test_forecasts_spread_are_stored_once_and_counted_once(replicas):
     print(f"\n{sent} forecasts through nginx over two replicas: {spread}")
     assert all(count > 0 for count in spread.values()) and sum(spread.values()) == sent
 
-    rows = stored_rows(database)
+    rows = stored_rows(database, "REPL")
     assert all(a["registered"] for a in answers)
     assert {a["request_id"]: HORIZON for a in answers}.items() <= rows.items()
     # "registered" means the forecast is in the registry; the repeats found it there and added no rows.
