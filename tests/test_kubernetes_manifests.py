@@ -3,13 +3,12 @@ JSON schemas (the kubernetes-validate package ships them, strict mode: unknown f
 pieces are cross-checked with each other, the Dockerfile and the app."""
 import re
 
+import kubernetes_validate
 import pytest
 import yaml
 
 from tests.nginx import compose_defaults
 from tests.server import ROOT
-
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 MANIFESTS = sorted((ROOT / "Docker" / "kubernetes").glob("*.yaml"))
 KUBERNETES_VERSION = "1.33.0"  # a current release that managed clusters run

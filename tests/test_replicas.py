@@ -7,6 +7,7 @@ stored once, the replicas' request counters add up to what was sent, and either 
 import time
 
 import pandas as pd
+import psycopg
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +17,6 @@ from tests.nginx import NGINX, nginx_server
 from tests.postgres import create_database, postgres_server
 from tests.server import gunicorn_server, require_component
 
-psycopg = pytest.importorskip("psycopg")
 FORECASTS = 24
 HORIZON = 2
 
