@@ -17,6 +17,8 @@ timeout = 30
 graceful_timeout = 10
 keepalive = 5
 accesslog = "-"
+# gunicorn's default access line plus the answer's X-Request-ID, the id the front proxy logs too.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = "info"
 # No control socket: it lives at one path under $HOME, shared by every server (tests, make run) on a machine.

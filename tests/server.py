@@ -53,12 +53,31 @@ def gunicorn_server(tmp_path, workers=2, env=None, ready_path="/ready", timeout=
         _wait_until_answering(server, ready_path, timeout)
         yield server
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        stop_process_group(process)
+
+
+def stop_process_group(process):
+    """SIGTERM a server started with start_new_session=True and its children; SIGKILL after 15 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_for_process(process, log_path, condition, what, timeout=30):
+    """Poll condition() until true while `process` runs; fail with its log on exit or timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, Path(log_path).read_text(errors="replace")
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            if condition():
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}\n{Path(log_path).read_text(errors='replace')}")
 
 
 def _wait_until_answering(server, path, timeout):

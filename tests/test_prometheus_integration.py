@@ -8,10 +8,7 @@ of seed 003, of prometheus/rules and of grafana/dashboards/*.json is evaluated t
 import datetime as dt
 import json
 import math
-import os
 import re
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -20,10 +17,10 @@ import pytest
 import requests
 import yaml
 
-from tests.server import champion_dir, free_port, gunicorn_server, require_component, require_model_artifact
+from tests.prometheus_server import PROMETHEUS, PrometheusServer
+from tests.server import champion_dir, gunicorn_server, require_component, require_model_artifact
 
 ROOT = Path(__file__).resolve().parents[1]
-PROMETHEUS = "/usr/bin/prometheus"
 # The server loads the champion of MODEL_STORE when set (as in `make run`), else the shipped store's.
 MODEL_CARD = champion_dir() / "model.json"
 TICKER = "ITEST"
@@ -102,60 +99,6 @@ def dashboard_queries():
 def test_comparisons_as_bool_leaves_matchers_alone():
     expr = 'rate(x{status!="200", le=~"0.5|1"}[5m]) > 0.05 and on (job) y >= 5'
     assert comparisons_as_bool(expr) == 'rate(x{status!="200", le=~"0.5|1"}[5m]) > bool 0.05 and on (job) y >= bool 5'
-
-
-def prometheus_config(tmp_path, api_port, prometheus_port):
-    """prometheus/prometheus.yml with 1 s intervals, loopback targets and absolute rule paths."""
-    config = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
-    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
-    config["rule_files"] = [str(ROOT / "prometheus" / pattern) for pattern in config["rule_files"]]
-    targets = {"api": f"127.0.0.1:{api_port}", "prometheus": f"127.0.0.1:{prometheus_port}"}
-    for job in config["scrape_configs"]:
-        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
-    path = tmp_path / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-class PrometheusServer:
-    """A Prometheus process and its HTTP API."""
-
-    def __init__(self, tmp_path, api_port):
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = tmp_path / "prometheus.log"
-        config = prometheus_config(tmp_path, api_port, port)
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def query(self, expr):
-        response = requests.get(self.url + "/api/v1/query", params={"query": expr}, timeout=10)
-        body = response.json()
-        assert body.get("status") == "success", f"{expr!r}: {body}"
-        return body["data"]
-
-    def wait_until(self, condition, what, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_path.read_text()
-            try:
-                if condition():
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.25)
-        raise AssertionError(f"Prometheus: timed out waiting for {what}\n{self.log_path.read_text()}")
-
-    def stop(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
 
 
 def values_of(data):

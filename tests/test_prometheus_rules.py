@@ -49,9 +49,11 @@ def test_alert_boundaries():
 
 def test_api_job_scrapes_the_compose_service_and_prometheus_itself():
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-    targets = {job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
+    targets = {job["job_name"]: [t for sc in job.get("static_configs", []) for t in sc["targets"]]
+               + [f"{name}:{sd['port']}" for sd in job.get("dns_sd_configs", []) for name in sd["names"]]
                for job in config["scrape_configs"]}
     assert targets == {"api": ["api:5000"], "prometheus": ["localhost:9090"]}
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     assert config["rule_files"] == ["rules/*.yml"]
 
 

@@ -1,12 +1,5 @@
 """The registry on a real PostgreSQL server (Debian package `postgresql`), started here on a loopback port."""
 import datetime as dt
-import glob
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -19,60 +12,22 @@ from app.monitoring.prices import UploadedActualsSource
 from app.monitoring.registry import ForecastRegistry
 from app.monitoring.validation import validate_pending_forecasts
 from tests.conftest import run_processes
-from tests.server import free_port, missing_component
+from tests.postgres import create_database, postgres_server
+from tests.server import free_port
 
 psycopg = pytest.importorskip("psycopg")
 
 
-def _pg_bin():
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    return os.path.dirname(found[0]) if found else None
-
-
 @pytest.fixture(scope="module")
 def pg_server():
-    """initdb + pg_ctl start in a temporary directory (as user postgres when running as root)."""
-    bindir = _pg_bin()
-    if bindir is None:
-        missing_component("PostgreSQL server binaries not found (apt-get install postgresql)")
-    as_user = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            missing_component("running as root and there is no 'postgres' user to run the server as")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    workdir = tempfile.mkdtemp(prefix="registry-pg-")
-    if as_user:
-        shutil.chown(workdir, "postgres")
-    data, port = os.path.join(workdir, "data"), free_port()
-
-    def run(*cmd):
-        subprocess.run(as_user + list(cmd), check=True, capture_output=True, timeout=120)
-
-    try:
-        run(f"{bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
-        run(f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(workdir, "server.log"), "-w", "-t", "60", "-o",
-            f"-p {port} -c listen_addresses=127.0.0.1 -k {workdir} -c fsync=off -c max_connections=50", "start")
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(workdir, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')[-500:]}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(workdir, ignore_errors=True)
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture
 def pg_url(pg_server):
     """A fresh database per test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.replace("postgresql+psycopg", "postgresql") + "/postgres",
-                         autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{pg_server}/{name}"
+    return create_database(pg_server)
 
 
 @pytest.fixture

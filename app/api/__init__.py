@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.errors import InvalidInput, ServiceUnavailable, error_response
 from app.forecasting import ForecastInputError, InsufficientHistory
+from app.monitoring.fields import is_label
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,10 @@ def register_blueprints(app):
 
     @app.before_request
     def _assign_request_id():
-        g.request_id = uuid.uuid4().hex
+        # The front proxy (or the client) may already have named the request: keep its id so one id appears in
+        # the proxy's log, this app's log and the answer. Anything but a short safe label gets a fresh id.
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if is_label(incoming) else uuid.uuid4().hex
 
     @app.after_request
     def _expose_request_id(response):

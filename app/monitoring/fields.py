@@ -60,13 +60,18 @@ def iso_date(body: dict, name: str, required: bool) -> dt.date | None:
     return day
 
 
+def is_label(text: str) -> bool:
+    """True for a request id or model version: 1 to 64 characters among A-Z a-z 0-9 . _ : -."""
+    return bool(_LABEL_RE.fullmatch(text))
+
+
 def short_label(body: dict, name: str, default: str) -> str:
     """A request id or model version: 1 to 64 safe characters; default when absent, null or empty."""
     value = body.get(name)
     if value is None or not str(value).strip():
         return default
     text = str(value).strip()
-    if not _LABEL_RE.fullmatch(text):
+    if not is_label(text):
         raise InvalidInput(f"bad_{name}", f"field {name!r} must be 1 to 64 characters among A-Z a-z 0-9 . _ : -")
     return text
 
