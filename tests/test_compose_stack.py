@@ -6,11 +6,13 @@ free ports. Public images that cannot be pulled are replaced by stand-ins from D
 named in the test's output.
 """
 import datetime as dt
+import http.client
 import json
 import os
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ HEALTHY_WITHIN_S = 90
 # Services whose image has no stand-in on machines that cannot pull public images.
 MAY_BE_UNAVAILABLE = {"grafana"}
 API_UID = "10001"
+PUBLIC = "nginx"  # the stack's public port; the API itself is reachable inside the compose network only
 
 
 def _missing(message):
@@ -47,17 +50,22 @@ def _require_docker():
 class Stack:
     """One compose project of the stack: runs compose commands, knows its published ports."""
 
-    def __init__(self, workdir: Path, services: dict):
+    def __init__(self, workdir: Path):
         self.project = f"sftest{os.getpid()}"
-        self.ports = {name: free_port() for name in ("api", "prometheus")}
         self.override = workdir / "compose.override.yml"
-        self.override.write_text(yaml.safe_dump({"services": {
-            "api": {"ports": [f"127.0.0.1:{self.ports['api']}:5000"]},
-            "prometheus": {"ports": [f"127.0.0.1:{self.ports['prometheus']}:9090"]},
-        }}).replace("ports:", "ports: !override"))
-        self.services = services
+        self.override.write_text("services: {}\n")
+        self.ports, self.services = {}, {}
         # The validator's documented interval knob, short so the test sees its loop turn.
         self.env = dict(os.environ, VALIDATE_INTERVAL_SECONDS="3")
+
+    def publish_on_loopback(self, services: dict):
+        """Each published port of `services` moves to 127.0.0.1 on a free port (the only change to the file)."""
+        self.services = services
+        published = {name: service["ports"][0]["target"] for name, service in services.items() if service.get("ports")}
+        self.ports = {name: free_port() for name in published}
+        self.override.write_text(yaml.safe_dump({"services": {
+            name: {"ports": [f"127.0.0.1:{self.ports[name]}:{target}"]} for name, target in published.items()
+        }}).replace("ports:", "ports: !override"))
 
     def compose(self, *args, check=True, timeout=600):
         command = ["docker", "compose", "-p", self.project, "-f", str(COMPOSE_FILE), "-f", str(self.override), *args]
@@ -114,12 +122,12 @@ def stack(tmp_path_factory):
     standins = subprocess.run(["bash", str(STANDINS)], capture_output=True, text=True, timeout=1200)
     assert standins.returncode == 0, f"stand-in images:\n{standins.stdout}\n{standins.stderr}"
     print(standins.stdout)
-    stack = Stack(tmp_path_factory.mktemp("compose"), services={})
+    stack = Stack(tmp_path_factory.mktemp("compose"))
     config = json.loads(stack.compose("config", "--format", "json").stdout)
     run, left_out = _services_to_run(config)
     assert set(left_out) <= MAY_BE_UNAVAILABLE, f"no image for {left_out}: Docker/standins/build.sh must cover them"
     print(f"compose services started: {run}; left out (no image here): {left_out}")
-    stack.services = {name: config["services"][name] for name in run}
+    stack.publish_on_loopback({name: config["services"][name] for name in run})
     try:
         started = time.monotonic()
         stack.compose("up", "-d", "--build", *run, timeout=1200)
@@ -137,21 +145,21 @@ def _forecast(stack, horizon=2, last_row=-1):
     csv = (ROOT / "downloadData" / "data" / "MSFT_data.csv").read_text().splitlines()
     end = len(csv) + last_row + 1
     body = "\n".join([csv[0], *csv[end - 300:end]]).encode()
-    answer = requests.post(f"{stack.url('api')}/predict?ticker=MSFT&horizon={horizon}", data=body,
+    answer = requests.post(f"{stack.url(PUBLIC)}/predict?ticker=MSFT&horizon={horizon}", data=body,
                            headers={"Content-Type": "text/csv"}, timeout=30)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def _registered_request_ids(stack):
-    report = requests.get(f"{stack.url('api')}/monitoring/performance?status=all&limit=50", timeout=10).json()
+    report = requests.get(f"{stack.url(PUBLIC)}/monitoring/performance?status=all&limit=50", timeout=10).json()
     return {row["request_id"] for row in report["recent"]["forecasts"]}
 
 
 def test_a_forecast_comes_back_through_the_published_port(stack):
     answer = _forecast(stack, horizon=3)
     assert len(answer["predictions"]) == 3 and answer["registered"] is True
-    assert requests.get(f"{stack.url('api')}/ready", timeout=5).status_code == 200
+    assert requests.get(f"{stack.url(PUBLIC)}/ready", timeout=5).status_code == 200
 
 
 def test_the_api_process_runs_as_the_unprivileged_user(stack):
@@ -166,17 +174,17 @@ def test_the_validator_loop_validates_a_due_forecast(stack):
     while target.weekday() >= 5:
         target -= dt.timedelta(days=1)
     made_at = target - dt.timedelta(days=3 if target.weekday() == 0 else 1)
-    registered = requests.post(f"{stack.url('api')}/monitoring/register", timeout=10, json={
+    registered = requests.post(f"{stack.url(PUBLIC)}/monitoring/register", timeout=10, json={
         "ticker": "VALID", "made_at": made_at.isoformat(), "target_date": target.isoformat(),
         "prediction_value": 100.0, "last_close": 99.0})
     assert registered.status_code == 201, registered.text
     actuals = f"Date,Close\n{made_at.isoformat()},99.0\n{target.isoformat()},101.0\n"
-    stored = requests.post(f"{stack.url('api')}/monitoring/actuals?ticker=VALID", data=actuals,
+    stored = requests.post(f"{stack.url(PUBLIC)}/monitoring/actuals?ticker=VALID", data=actuals,
                            headers={"Content-Type": "text/csv"}, timeout=10)
     assert stored.status_code == 200, stored.text
     deadline, report = time.monotonic() + 60, {}
     while time.monotonic() < deadline:
-        report = requests.get(f"{stack.url('api')}/monitoring/performance?ticker=VALID", timeout=10).json()
+        report = requests.get(f"{stack.url(PUBLIC)}/monitoring/performance?ticker=VALID", timeout=10).json()
         if report["validated"] == 1:
             break
         time.sleep(1)
@@ -229,3 +237,56 @@ def test_stop_then_up_keeps_the_registry(stack):
     stack.compose("up", "-d", *stack.services)
     stack.wait_healthy("api", HEALTHY_WITHIN_S)
     assert before["request_id"] in _registered_request_ids(stack)
+
+
+def test_only_the_front_is_published_and_it_hides_metrics(stack):
+    api = json.loads(subprocess.run(["docker", "inspect", stack.container("api")], capture_output=True,
+                                    text=True).stdout)[0]
+    assert not any(api["NetworkSettings"]["Ports"].values()), "the API must not be published on the host"
+    hidden = requests.get(f"{stack.url(PUBLIC)}/metrics", timeout=5)
+    assert hidden.status_code == 404 and hidden.headers["Content-Type"].startswith("application/json")
+    assert requests.get(f"{stack.url(PUBLIC)}/health", timeout=5).json() == {"status": "ok"}
+
+
+def test_the_front_answers_an_oversized_upload_and_a_burst_with_json(stack):
+    host, port = stack.url(PUBLIC).split("//")[1].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.request("POST", "/predict", body=b"x" * (30 * 1024 * 1024), headers={"Content-Type": "text/csv"})
+    response = connection.getresponse()  # a client that writes its whole body before reading
+    too_large = json.loads(response.read())
+    connection.close()
+    assert response.status == 413 and too_large["error"] == "payload_too_large", too_large
+
+    def empty_post(_):
+        return requests.post(f"{stack.url(PUBLIC)}/predict", data=b"", headers={"Content-Type": "text/csv"},
+                             timeout=30)
+
+    time.sleep(6)  # the client's allowance, used by the other tests, refills
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(empty_post, range(150)))
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused and {a.status_code for a in answers} == {400, 429}
+    assert all(a.json()["error"] == "too_many_requests" and a.headers["Retry-After"] == "1" for a in refused)
+    time.sleep(2)
+
+
+def test_one_request_id_in_the_answer_and_both_logs(stack):
+    request_id = f"compose-check-{os.getpid()}"
+    answer = requests.get(f"{stack.url(PUBLIC)}/ready", headers={"X-Request-ID": request_id}, timeout=10)
+    assert answer.headers["X-Request-ID"] == request_id
+
+    def logged_by_both():
+        logs = {service: stack.compose("logs", service).stdout for service in ("nginx", "api")}
+        return all(f"request_id={request_id}" in text for text in logs.values())
+
+    _wait_for(logged_by_both, 20, f"request_id={request_id} was not in both the nginx and the api log")
+
+
+def test_alertmanager_is_healthy_and_receives_prometheus_alerts(stack):
+    assert requests.get(f"{stack.url('alertmanager')}/-/healthy", timeout=5).status_code == 200
+
+    def active_alertmanagers():
+        answer = requests.get(f"{stack.url('prometheus')}/api/v1/alertmanagers", timeout=5).json()
+        return answer["data"]["activeAlertmanagers"]
+
+    assert _wait_for(active_alertmanagers, 60, "Prometheus found no Alertmanager")

@@ -6,6 +6,7 @@
 #   prom/prometheus:*     Debian's prometheus           (prometheus.Dockerfile)
 #   prom/alertmanager:*   Debian's prometheus-alertmanager (alertmanager.Dockerfile)
 #   nginx:*               Debian's nginx, with the public image's template step (nginx.Dockerfile)
+#   postgres:*            Debian's PostgreSQL 15, with the public image's first-start setup (postgres.Dockerfile)
 # Stand-ins carry the label org.stock-forecast.standin=true. The debootstrap root is cached in
 # $STANDIN_CACHE (default ~/.cache/stock-forecast-standins) so a rebuild after `docker system prune` is fast.
 # An image with neither a pull nor a stand-in (Grafana: no Debian package) is reported and left out.
