@@ -45,4 +45,6 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; its log:" >&2; tail -20 "$log" >&2; exit 1; }
 fi
+# Images left untagged by earlier rebuilds of the API image: on a machine kept between runs they only take disk.
+docker image prune -f >/dev/null
 echo "docker engine $(docker version -f '{{.Server.Version}}'), $(docker compose version)"

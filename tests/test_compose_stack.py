@@ -105,14 +105,22 @@ class Stack:
         raise AssertionError(f"{service} not healthy within {within_s}s (status {status!r}):\n"
                              f"{self.compose('logs', '--tail', '40', service, check=False).stdout}")
 
-    def leftovers(self):
-        """Containers, networks and volumes of this project that still exist."""
+    def mounted_volumes(self):
+        """Every volume the project's containers mount, named or anonymous (the image's VOLUME makes one)."""
+        ids = self.compose("ps", "-a", "-q").stdout.split()
+        found = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True).stdout or "[]")
+        return {m["Name"] for c in found for m in c["Mounts"] if m["Type"] == "volume"}
+
+    def leftovers(self, volumes=()):
+        """Containers, networks and volumes of this project that still exist (`volumes`: names to check too)."""
         label = f"label=com.docker.compose.project={self.project}"
-        found = {}
+        remaining = [v for v in volumes if subprocess.run(["docker", "volume", "inspect", v],
+                                                          capture_output=True).returncode == 0]
+        found = {"volumes": remaining} if remaining else {}
         for kind, cmd in (("containers", ["ps", "-a"]), ("networks", ["network", "ls"]), ("volumes", ["volume", "ls"])):
             out = subprocess.run(["docker", *cmd, "-q", "--filter", label], capture_output=True, text=True).stdout
             if out.split():
-                found[kind] = out.split()
+                found.setdefault(kind, []).extend(out.split())
         return found
 
 
@@ -150,8 +158,9 @@ def running(stack: Stack):
         print(f"api healthy {time.monotonic() - started:.1f}s after `up` returned")
         yield stack
     finally:
+        volumes = stack.mounted_volumes()
         stack.compose("down", "-v", "--remove-orphans", check=False)
-    leftovers = stack.leftovers()
+    leftovers = stack.leftovers(volumes)
     assert not leftovers, f"`docker compose down -v` left {leftovers}"
 
 
