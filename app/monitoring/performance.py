@@ -4,10 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 
+from app.monitoring.measures import over_rollup
 from app.monitoring.registry import ForecastRegistry, as_date
-from app.monitoring.storage import VALIDATED_ONLY, forecasts
+from app.monitoring.storage import daily_errors, forecasts, horizon_errors, ticker_counts
 from app.monitoring.tickers import UNKNOWN_TICKER
 from app.thresholds import DEGRADATION_WINDOW_DAYS, MODEL_MAPE
 
@@ -20,34 +21,11 @@ TREND_TOLERANCE_PP = 0.1  # MAPE changes smaller than this (percentage points) c
 MAX_TICKERS = 100
 
 c = forecasts.c
-_VALIDATED = VALIDATED_ONLY
-_HAS_NAIVE = c.naive_abs_error.isnot(None)
-
-
-def _sum_columns():
-    """Additive aggregates over validated rows, so groups can be merged: the model's and the naive's errors."""
-    return [
-        func.count().label("n"),
-        func.sum(c.abs_error).label("sum_abs"),
-        func.sum(c.ape).label("sum_ape"),
-        func.sum(c.abs_error * c.abs_error).label("sum_sq"),
-        func.min(c.ape).label("min_ape"),
-        func.max(c.ape).label("max_ape"),
-        func.sum(c.predicted).label("sum_predicted"),
-        func.sum(c.actual).label("sum_actual"),
-        func.count(c.naive_abs_error).label("naive_n"),
-        func.sum(c.naive_abs_error).label("naive_sum_abs"),
-        func.sum(c.naive_ape).label("naive_sum_ape"),
-        func.sum(c.naive_abs_error * c.naive_abs_error).label("naive_sum_sq"),
-        func.min(c.naive_ape).label("naive_min_ape"),
-        func.max(c.naive_ape).label("naive_max_ape"),
-        # The model's errors on the rows that have a naive forecast, so rMAE compares like with like.
-        func.sum(case((_HAS_NAIVE, c.abs_error), else_=0.0)).label("sum_abs_with_naive"),
-    ]
+daily, horizon, counts_c = daily_errors.c, horizon_errors.c, ticker_counts.c
 
 
 def _combine(groups) -> dict:
-    """The report's error block from one or more aggregate rows (mappings of _sum_columns)."""
+    """The report's error block from one or more aggregate rows (mappings of app.monitoring.measures)."""
     groups = [g for g in groups if g["n"]]
     n = sum(int(g["n"]) for g in groups)
     if n == 0:
@@ -76,24 +54,34 @@ def _combine(groups) -> dict:
     }
 
 
-def _groups(registry: ForecastRegistry, keys: list, ticker=None, since=None, until=None) -> list[dict]:
-    """One aggregate row per distinct value of `keys` (all validated rows in one group when keys is empty)."""
-    stmt = select(*keys, *_sum_columns()).where(_VALIDATED, *_filters(ticker, since, until))
+def _groups(registry: ForecastRegistry, table, keys: list, where=()) -> list[dict]:
+    """One aggregate row per distinct value of `keys` from a roll-up table (one row for all when keys is empty)."""
+    stmt = select(*keys, *over_rollup(table.c)).where(*where)
     if keys:
         stmt = stmt.group_by(*keys).order_by(*keys)
     with registry.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
+def _daily_groups(registry: ForecastRegistry, keys: list, ticker, since, until) -> list[dict]:
+    """Aggregates of validated forecasts by target date range (and ticker), from the daily roll-up."""
+    where = [] if ticker is None else [daily.ticker == ticker]
+    if since is not None:
+        where.append(daily.target_date >= as_date(since))
+    if until is not None:
+        where.append(daily.target_date <= as_date(until))
+    return _groups(registry, daily_errors, keys, where)
+
+
 def error_summary(registry: ForecastRegistry, ticker: str | None = None, since=None, until=None) -> dict:
     """MAE, MAPE, RMSE, min/max APE, mean predicted vs realised, and the naive errors, by target date range."""
-    return _combine(_groups(registry, [], ticker, since, until))
+    return _combine(_daily_groups(registry, [], ticker, since, until))
 
 
 def daily_history(registry: ForecastRegistry, ticker: str | None, since, until) -> list[dict]:
     """Errors per target date (days with validated forecasts only), oldest first."""
     return [{"date": as_date(g["target_date"]).isoformat(), **_table_row(_combine([g]))}
-            for g in _groups(registry, [c.target_date], ticker, since, until)]
+            for g in _daily_groups(registry, [daily.target_date], ticker, since, until)]
 
 
 def _split(groups: list[dict], key: str) -> dict:
@@ -104,11 +92,12 @@ def _split(groups: list[dict], key: str) -> dict:
 
 
 def all_time_errors(registry: ForecastRegistry, ticker: str | None) -> tuple[dict, list[dict], dict]:
-    """Overall errors, errors per horizon step and errors per ticker, from one scan grouped by both.
+    """Overall errors, errors per horizon step and errors per ticker, from the per-ticker-and-horizon roll-up.
 
     Per horizon: a 30-day-ahead forecast is expected to miss by more than a 1-day one.
     """
-    groups = _groups(registry, [c.ticker, c.horizon_step], ticker)
+    groups = _groups(registry, horizon_errors, [horizon.ticker, horizon.horizon_step],
+                     [] if ticker is None else [horizon.ticker == ticker])
     horizons = [{"horizon_step": int(step), **_table_row(_combine(rows))}
                 for step, rows in sorted(_split(groups, "horizon_step").items())]
     tickers = {name: _table_row(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
@@ -117,9 +106,9 @@ def all_time_errors(registry: ForecastRegistry, ticker: str | None) -> tuple[dic
 
 def per_ticker(registry: ForecastRegistry, errors_by_ticker: dict) -> list[dict]:
     """Counts and errors for each ticker (the MAX_TICKERS busiest), most forecasts first."""
-    counts = (select(c.ticker, func.sum(case((c.status == "validated", 1), else_=0)).label("validated"),
-                     func.sum(case((c.status == "pending", 1), else_=0)).label("pending"))
-              .group_by(c.ticker).order_by(func.count().desc(), c.ticker).limit(MAX_TICKERS))
+    counts = (select(counts_c.ticker, counts_c.validated, counts_c.pending)
+              .where(counts_c.validated + counts_c.pending > 0)
+              .order_by((counts_c.validated + counts_c.pending).desc(), counts_c.ticker).limit(MAX_TICKERS))
     with registry.engine.connect() as conn:
         rows = conn.execute(counts).all()
     empty = _table_row(_no_errors_block())
@@ -139,7 +128,9 @@ def recent_forecasts(registry: ForecastRegistry, status: str = "all", limit: int
     if status != "all":
         stmt = stmt.where(c.status == status)
     # id grows with registration time and is the primary key: newest first without sorting the table.
-    stmt = stmt.where(*_filters(ticker, None, None)).order_by(c.id.desc()).limit(int(limit))
+    if ticker is not None:
+        stmt = stmt.where(c.ticker == ticker)
+    stmt = stmt.order_by(c.id.desc()).limit(int(limit))
     with registry.engine.connect() as conn:
         return [_jsonable(dict(r._mapping)) for r in conn.execute(stmt)]
 
@@ -199,17 +190,6 @@ def _window(start: dt.date, stop: dt.date, summary: dict) -> dict:
     """A degradation window [start, stop - 1 day] with its size and MAPE."""
     return {"from": start.isoformat(), "to": (stop - dt.timedelta(days=1)).isoformat(),
             "n": summary["n"], "mape": summary["mape"]}
-
-
-def _filters(ticker, since, until) -> list:
-    where = []
-    if ticker is not None:
-        where.append(c.ticker == ticker)
-    if since is not None:
-        where.append(c.target_date >= as_date(since))
-    if until is not None:
-        where.append(c.target_date <= as_date(until))
-    return where
 
 
 def _no_errors_block() -> dict:

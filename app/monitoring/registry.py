@@ -8,10 +8,11 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.monitoring import rollups
 from app.monitoring.storage import (
     actuals,
     dialect_insert,
@@ -19,6 +20,7 @@ from app.monitoring.storage import (
     make_engine,
     probe_write,
     sqlite_url,
+    ticker_counts,
     upgrade_schema,
 )
 from app.monitoring.tickers import UNKNOWN_TICKER
@@ -26,6 +28,8 @@ from app.monitoring.wal import WalCheckpointer
 
 STATUSES = ("pending", "validated")
 _IDENTITY = ["input_hash", "model_version", "ticker", "target_date"]
+# What validation writes on each forecast besides its status (mark_validated's rows carry these keys).
+VALIDATION_FIELDS = ("actual", "actual_date", "abs_error", "ape", "naive_abs_error", "naive_ape")
 
 
 def as_date(value) -> dt.date:
@@ -82,6 +86,12 @@ class ForecastRegistry:
                                                             set_={"close": upsert.excluded.close},
                                                             where=actuals.c.close != upsert.excluded.close)
                                .execution_options(preserve_rowcount=True))
+        # One statement for every row a validation run writes (executemany); the status guard makes concurrent
+        # validators count each forecast once.
+        self._validate_row = (update(forecasts)
+                              .where(forecasts.c.id == bindparam("row_id"), forecasts.c.status == "pending")
+                              .values(status="validated", validated_at=bindparam("row_validated_at"),
+                                      **{k: bindparam(f"row_{k}") for k in VALIDATION_FIELDS}))
         if create:
             upgrade_schema(self.engine)
 
@@ -100,7 +110,7 @@ class ForecastRegistry:
         self.engine.dispose()
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); remembers failures for readiness checks."""
         try:
             with self.engine.connect() as conn:
@@ -153,8 +163,10 @@ class ForecastRegistry:
             return 0
         # executemany of one cached statement: a multi-row VALUES would be recompiled on every call (~8 ms for
         # 30 rows). preserve_rowcount keeps the driver's count of inserted rows (conflicts count 0).
-        with self._writing() as conn:
-            return max(conn.execute(self._insert_forecast, rows).rowcount, 0)
+        with self.writing() as conn:
+            new = max(conn.execute(self._insert_forecast, rows).rowcount, 0)
+            rollups.change_counts(conn, [{"ticker": ticker, "pending": new}] if new else [])
+        return new
 
     def record_actuals(self, ticker: str, frame_or_series, since=None) -> int:
         """Store realised closes for ticker (newer uploads overwrite); returns rows added or changed.
@@ -170,23 +182,32 @@ class ForecastRegistry:
             return 0
         rows = [{"ticker": ticker, "date": day, "close": close}
                 for day, close in zip(series.index.date, series.to_numpy().tolist(), strict=True)]
-        with self._writing() as conn:
+        with self.writing() as conn:
             return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
 
     def mark_validated(self, results: Iterable[Mapping]) -> list[int]:
-        """Set actual/error fields of still-pending forecasts; returns the ids this call validated."""
+        """Set actual/error fields of still-pending forecasts and merge them into the roll-ups, in one transaction.
+
+        Returns the ids this call validated (in the order given); a forecast another validator has just done is
+        skipped, so each is counted once.
+        """
         now = dt.datetime.now(dt.UTC)
+        by_id = {r["id"]: r for r in results}
         done = []
-        with self._writing() as conn:
-            for r in results:
-                values = {k: r[k] for k in ("actual", "actual_date", "abs_error", "ape",
-                                            "naive_abs_error", "naive_ape")}
-                stmt = (update(forecasts)
-                        .where(forecasts.c.id == r["id"], forecasts.c.status == "pending")
-                        .values(status="validated", validated_at=now, **values))
-                # The status guard makes concurrent validators count each forecast once.
-                if conn.execute(stmt).rowcount == 1:
-                    done.append(r["id"])
+        with self.writing() as conn:
+            for chunk in rollups.chunked(list(by_id)):
+                # FOR UPDATE: on PostgreSQL a concurrent validator waits here instead of validating the same rows.
+                found = dict(conn.execute(select(forecasts.c.id, forecasts.c.ticker)
+                                          .where(forecasts.c.id.in_(chunk), forecasts.c.status == "pending")
+                                          .with_for_update()).all())
+                ids = [i for i in chunk if i in found]
+                if not ids:
+                    continue
+                conn.execute(self._validate_row, [
+                    {"row_id": i, "row_validated_at": now, **{f"row_{k}": by_id[i][k] for k in VALIDATION_FIELDS}}
+                    for i in ids])
+                rollups.add_validated(conn, ids, [found[i] for i in ids], now)
+                done.extend(ids)
         return done
 
     # --- reads --------------------------------------------------------------------------------------
@@ -225,18 +246,19 @@ class ForecastRegistry:
         return pd.Series([r.close for r in rows], index=index, dtype="float64", name="close")
 
     def counts(self, ticker: str | None = None) -> dict[str, int]:
-        """Number of forecasts per status."""
-        stmt = select(forecasts.c.status, func.count()).group_by(forecasts.c.status)
+        """Number of forecasts per status (from the per-ticker counts, not a scan)."""
+        t = ticker_counts.c
+        stmt = select(func.sum(t.pending), func.sum(t.validated))
         if ticker is not None:
-            stmt = stmt.where(forecasts.c.ticker == ticker)
+            stmt = stmt.where(t.ticker == ticker)
         with self.engine.connect() as conn:
-            found = dict(conn.execute(stmt).all())
-        return {status: int(found.get(status, 0)) for status in STATUSES}
+            pending, validated = conn.execute(stmt).one()
+        return {"pending": int(pending or 0), "validated": int(validated or 0)}
 
     def last_validated_at(self) -> dt.datetime | None:
         """When a forecast was last validated, or None."""
         with self.engine.connect() as conn:
-            latest = conn.execute(select(func.max(forecasts.c.validated_at))).scalar_one()
+            latest = conn.execute(select(func.max(ticker_counts.c.last_validated_at))).scalar_one()
         if latest is not None and latest.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
             latest = latest.replace(tzinfo=dt.UTC)
         return latest

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from app.monitoring.measures import MEASURES
 from app.monitoring.wal import JOURNAL_SIZE_LIMIT
 
 # Milliseconds a writer waits for another process's write lock before SQLite reports "database is locked".
@@ -87,6 +88,39 @@ actuals = Table(
     Column("ticker", String(15), primary_key=True),
     Column("date", Date, primary_key=True),
     Column("close", Float, nullable=False),
+)
+
+# Roll-ups of validated forecasts, kept current by validation (app/monitoring/rollups.py): the performance report
+# reads these small tables instead of every forecast, and they outlive the forecasts that retention prunes.
+
+
+def _measure_columns() -> list[Column]:
+    return [Column(m.name, m.sql_type) for m in MEASURES]
+
+
+daily_errors = Table(  # per target date and ticker: history, degradation windows
+    "daily_errors",
+    metadata,
+    Column("target_date", Date, primary_key=True),
+    Column("ticker", String(15), primary_key=True),
+    *_measure_columns(),
+)
+
+horizon_errors = Table(  # per ticker and horizon step, all time: overall, per-horizon and per-ticker errors
+    "horizon_errors",
+    metadata,
+    Column("ticker", String(15), primary_key=True),
+    Column("horizon_step", Integer, primary_key=True),
+    *_measure_columns(),
+)
+
+ticker_counts = Table(  # forecasts per ticker and status, updated by registration, validation and pruning
+    "ticker_counts",
+    metadata,
+    Column("ticker", String(15), primary_key=True),
+    Column("pending", Integer, nullable=False, server_default="0"),
+    Column("validated", Integer, nullable=False, server_default="0"),
+    Column("last_validated_at", DateTime(timezone=True)),
 )
 
 

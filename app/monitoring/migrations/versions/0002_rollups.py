@@ -1,0 +1,65 @@
+"""Roll-ups: daily_errors, horizon_errors and ticker_counts, filled from the forecasts already registered.
+
+Revision ID: 0002_rollups
+Revises: 0001_baseline
+Create Date: 2026-12-02
+
+The performance report reads these instead of scanning forecasts. A frozen copy of the tables and of the
+aggregates of that day (app/monitoring/measures.py may gain figures later, each in its own revision).
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_rollups"
+down_revision = "0001_baseline"
+branch_labels = None
+depends_on = None
+
+MEASURES = {  # column: (type, aggregate over validated forecasts)
+    "n": (sa.Integer(), "count(*)"),
+    "sum_abs": (sa.Float(), "sum(abs_error)"),
+    "sum_ape": (sa.Float(), "sum(ape)"),
+    "sum_sq": (sa.Float(), "sum(abs_error * abs_error)"),
+    "min_ape": (sa.Float(), "min(ape)"),
+    "max_ape": (sa.Float(), "max(ape)"),
+    "sum_predicted": (sa.Float(), "sum(predicted)"),
+    "sum_actual": (sa.Float(), "sum(actual)"),
+    "naive_n": (sa.Integer(), "count(naive_abs_error)"),
+    "naive_sum_abs": (sa.Float(), "sum(naive_abs_error)"),
+    "naive_sum_ape": (sa.Float(), "sum(naive_ape)"),
+    "naive_sum_sq": (sa.Float(), "sum(naive_abs_error * naive_abs_error)"),
+    "naive_min_ape": (sa.Float(), "min(naive_ape)"),
+    "naive_max_ape": (sa.Float(), "max(naive_ape)"),
+    "sum_abs_with_naive": (sa.Float(), "sum(CASE WHEN naive_abs_error IS NOT NULL THEN abs_error ELSE 0.0 END)"),
+}
+ROLLUPS = {
+    "daily_errors": [sa.Column("target_date", sa.Date(), primary_key=True),
+                     sa.Column("ticker", sa.String(15), primary_key=True)],
+    "horizon_errors": [sa.Column("ticker", sa.String(15), primary_key=True),
+                       sa.Column("horizon_step", sa.Integer(), primary_key=True)],
+}
+
+
+def upgrade() -> None:
+    for name, keys in ROLLUPS.items():
+        op.create_table(name, *keys, *(sa.Column(column, kind) for column, (kind, _) in MEASURES.items()))
+        key_names = ", ".join(key.name for key in keys)
+        op.execute(f"INSERT INTO {name} ({key_names}, {', '.join(MEASURES)}) "
+                   f"SELECT {key_names}, {', '.join(sql for _, sql in MEASURES.values())} "
+                   f"FROM forecasts WHERE status = 'validated' GROUP BY {key_names}")
+    op.create_table(
+        "ticker_counts",
+        sa.Column("ticker", sa.String(15), primary_key=True),
+        sa.Column("pending", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("validated", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("last_validated_at", sa.DateTime(timezone=True)),
+    )
+    op.execute("INSERT INTO ticker_counts (ticker, pending, validated, last_validated_at) "
+               "SELECT ticker, sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), "
+               "sum(CASE WHEN status = 'validated' THEN 1 ELSE 0 END), max(validated_at) "
+               "FROM forecasts GROUP BY ticker")
+
+
+def downgrade() -> None:
+    for name in ("ticker_counts", *ROLLUPS):
+        op.drop_table(name)

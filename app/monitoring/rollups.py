@@ -1,0 +1,82 @@
+"""Keep the registry's roll-ups current inside the write that changes the forecasts, or rebuild them.
+
+daily_errors and horizon_errors hold the measures of app/monitoring/measures.py per group of validated
+forecasts; ticker_counts holds how many forecasts each ticker has per status. Validation merges the groups of the
+forecasts it has just validated into them, in the same transaction, so the report never scans raw forecasts and
+figures survive the pruning of old rows (app/monitoring/retention.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import case, delete, func, select, true
+from sqlalchemy.engine import Connection
+
+from app.monitoring.measures import MEASURES, merged, over_rows
+from app.monitoring.storage import (
+    VALIDATED_ONLY,
+    daily_errors,
+    dialect_insert,
+    forecasts,
+    horizon_errors,
+    ticker_counts,
+)
+
+# Each roll-up table and the forecast columns it groups by (its primary key).
+ROLLUPS = ((daily_errors, ("target_date", "ticker")), (horizon_errors, ("ticker", "horizon_step")))
+# Forecast ids per IN (...) list: well under SQLite's bound-parameter limit, and short statements on PostgreSQL.
+ID_CHUNK = 500
+
+
+def chunked(items: Sequence, size: int = ID_CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def add_validated(conn: Connection, ids: Sequence[int], tickers: Iterable[str], now: dt.datetime) -> None:
+    """Merge forecasts `ids`, just validated in this transaction (of `tickers`, one per id), into the roll-ups."""
+    for chunk in chunked(ids):
+        for table, keys in ROLLUPS:
+            conn.execute(_merge_groups(conn, table, keys, forecasts.c.id.in_(chunk)))
+    change_counts(conn, [{"ticker": ticker, "pending": -n, "validated": n, "last_validated_at": now}
+                         for ticker, n in Counter(tickers).items()])
+
+
+def change_counts(conn: Connection, changes: list[dict]) -> None:
+    """Add each change's pending and validated numbers to its ticker's counts (creating the row when new)."""
+    if not changes:
+        return
+    rows = [{"ticker": c["ticker"], "pending": c.get("pending", 0), "validated": c.get("validated", 0),
+             "last_validated_at": c.get("last_validated_at")} for c in changes]
+    insert = dialect_insert(conn, ticker_counts)
+    kept, new = ticker_counts.c, insert.excluded
+    conn.execute(insert.on_conflict_do_update(index_elements=["ticker"], set_={
+        "pending": kept.pending + new.pending, "validated": kept.validated + new.validated,
+        "last_validated_at": func.coalesce(new.last_validated_at, kept.last_validated_at)}), rows)
+
+
+def rebuild(conn: Connection) -> None:
+    """Recompute every roll-up from the forecasts table (for registries filled outside the app, and tests)."""
+    for table in (daily_errors, horizon_errors, ticker_counts):
+        conn.execute(delete(table))
+    for table, keys in ROLLUPS:
+        conn.execute(_merge_groups(conn, table, keys, true()))
+    c = forecasts.c
+    counts = select(c.ticker, func.sum(case((c.status == "pending", 1), else_=0)),
+                    func.sum(case((c.status == "validated", 1), else_=0)), func.max(c.validated_at)) \
+        .where(true()).group_by(c.ticker)
+    conn.execute(dialect_insert(conn, ticker_counts).from_select(
+        ["ticker", "pending", "validated", "last_validated_at"], counts))
+
+
+def _merge_groups(conn: Connection, table, keys: tuple[str, ...], where):
+    """INSERT ... SELECT the groups of validated forecasts matching `where`, merged into existing roll-up rows."""
+    c = forecasts.c
+    groups = select(*(c[k] for k in keys), *over_rows(c)).where(VALIDATED_ONLY, where).group_by(*(c[k] for k in keys))
+    insert = dialect_insert(conn, table).from_select([*keys, *(m.name for m in MEASURES)], groups)
+    return insert.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={m.name: merged(m, table.c[m.name], insert.excluded[m.name]) for m in MEASURES})
+
