@@ -15,7 +15,7 @@ from app.monitoring.performance import performance_report
 from app.monitoring.prices import UploadedActualsSource
 from app.monitoring.registry import ForecastRegistry
 from app.monitoring.retention import prune
-from app.monitoring.storage import VALIDATED_ONLY, daily_errors, forecasts, horizon_errors, ticker_counts
+from app.monitoring.storage import daily_errors, forecasts, horizon_errors, ticker_counts
 from app.monitoring.validation import validate_pending_forecasts
 
 TODAY = dt.date(2024, 6, 1)
@@ -53,7 +53,7 @@ def validate(reg, days_back=400):
 def raw_groups(reg, keys):
     """The measures grouped by `keys`, scanned from the raw forecasts."""
     c = forecasts.c
-    stmt = select(*(c[k] for k in keys), *over_rows(c)).where(VALIDATED_ONLY).group_by(*(c[k] for k in keys))
+    stmt = select(*(c[k] for k in keys), *over_rows(c)).where(c.status == "validated").group_by(*(c[k] for k in keys))
     with reg.engine.connect() as conn:
         return {tuple(r[:len(keys)]): dict(r._mapping) for r in conn.execute(stmt)}
 

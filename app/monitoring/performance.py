@@ -84,24 +84,17 @@ def daily_history(registry: ForecastRegistry, ticker: str | None, since, until) 
             for g in _daily_groups(registry, [daily.target_date], ticker, since, until)]
 
 
-def _split(groups: list[dict], key: str) -> dict:
-    out = {}
-    for g in groups:
-        out.setdefault(g[key], []).append(g)
-    return out
-
-
 def all_time_errors(registry: ForecastRegistry, ticker: str | None) -> tuple[dict, list[dict], dict]:
     """Overall errors, errors per horizon step and errors per ticker, from the per-ticker-and-horizon roll-up.
 
     Per horizon: a 30-day-ahead forecast is expected to miss by more than a 1-day one.
     """
-    groups = _groups(registry, horizon_errors, [horizon.ticker, horizon.horizon_step],
-                     [] if ticker is None else [horizon.ticker == ticker])
-    horizons = [{"horizon_step": int(step), **_table_row(_combine(rows))}
-                for step, rows in sorted(_split(groups, "horizon_step").items())]
-    tickers = {name: _table_row(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
-    return _combine(groups), horizons, tickers
+    where = [] if ticker is None else [horizon.ticker == ticker]
+    horizons = [{"horizon_step": int(g["horizon_step"]), **_table_row(_combine([g]))}
+                for g in _groups(registry, horizon_errors, [horizon.horizon_step], where)]
+    tickers = {g["ticker"]: _table_row(_combine([g]))
+               for g in _groups(registry, horizon_errors, [horizon.ticker], where)}
+    return _combine(_groups(registry, horizon_errors, [], where)), horizons, tickers
 
 
 def per_ticker(registry: ForecastRegistry, errors_by_ticker: dict) -> list[dict]:

@@ -16,7 +16,6 @@ from sqlalchemy.engine import Connection
 
 from app.monitoring.measures import MEASURES, merged, over_rows
 from app.monitoring.storage import (
-    VALIDATED_ONLY,
     daily_errors,
     dialect_insert,
     forecasts,
@@ -74,7 +73,8 @@ def rebuild(conn: Connection) -> None:
 def _merge_groups(conn: Connection, table, keys: tuple[str, ...], where):
     """INSERT ... SELECT the groups of validated forecasts matching `where`, merged into existing roll-up rows."""
     c = forecasts.c
-    groups = select(*(c[k] for k in keys), *over_rows(c)).where(VALIDATED_ONLY, where).group_by(*(c[k] for k in keys))
+    groups = select(*(c[k] for k in keys), *over_rows(c)).where(c.status == "validated", where)
+    groups = groups.group_by(*(c[k] for k in keys))
     insert = dialect_insert(conn, table).from_select([*keys, *(m.name for m in MEASURES)], groups)
     return insert.on_conflict_do_update(
         index_elements=list(keys),

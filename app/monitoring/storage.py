@@ -22,7 +22,6 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    literal_column,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,19 +67,9 @@ forecasts = Table(
     # input_hash first: the rows of one request are neighbours in the index, so a 30-day forecast dirties
     # a couple of index pages instead of one page per target date.
     UniqueConstraint("input_hash", "model_version", "ticker", "target_date", name="uq_forecasts_identity"),
-    Index("ix_forecasts_status_target", "status", "target_date"),
-    Index("ix_forecasts_ticker_status", "ticker", "status"),
+    Index("ix_forecasts_status_target", "status", "target_date"),  # validation: pending forecasts now due
+    Index("ix_forecasts_ticker_id", "ticker", "id"),  # a ticker's latest forecasts, newest first
 )
-
-# The performance report aggregates validated forecasts only. This partial index holds every column those
-# scans read (status included, or SQLite would still visit the table), in the report's grouping order;
-# registration inserts 'pending' rows and never writes to it. Queries spell the condition as VALIDATED_ONLY
-# (a literal, not a bound parameter) so that SQLite can prove the index applies.
-VALIDATED_ONLY = forecasts.c.status == literal_column("'validated'")
-Index("ix_forecasts_validated_errors", forecasts.c.status, forecasts.c.ticker, forecasts.c.horizon_step,
-      forecasts.c.target_date, forecasts.c.abs_error, forecasts.c.ape, forecasts.c.naive_abs_error,
-      forecasts.c.naive_ape, forecasts.c.predicted, forecasts.c.actual,
-      sqlite_where=VALIDATED_ONLY, postgresql_where=VALIDATED_ONLY)
 
 actuals = Table(
     "actuals",

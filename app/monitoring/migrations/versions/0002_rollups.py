@@ -1,5 +1,8 @@
 """Roll-ups: daily_errors, horizon_errors and ticker_counts, filled from the forecasts already registered.
 
+The report no longer scans forecasts, so the two indexes it used go (ix_forecasts_validated_errors made every
+validation write a wide index entry); the latest forecasts of one ticker get an index of their own.
+
 Revision ID: 0002_rollups
 Revises: 0001_baseline
 Create Date: 2026-12-02
@@ -58,8 +61,17 @@ def upgrade() -> None:
                "SELECT ticker, sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), "
                "sum(CASE WHEN status = 'validated' THEN 1 ELSE 0 END), max(validated_at) "
                "FROM forecasts GROUP BY ticker")
+    op.drop_index("ix_forecasts_validated_errors", table_name="forecasts")
+    op.drop_index("ix_forecasts_ticker_status", table_name="forecasts")
+    op.create_index("ix_forecasts_ticker_id", "forecasts", ["ticker", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_forecasts_ticker_id", table_name="forecasts")
+    op.create_index("ix_forecasts_ticker_status", "forecasts", ["ticker", "status"])
+    op.create_index("ix_forecasts_validated_errors", "forecasts",
+                    ["status", "ticker", "horizon_step", "target_date", "abs_error", "ape", "naive_abs_error",
+                     "naive_ape", "predicted", "actual"],
+                    sqlite_where=sa.text("status = 'validated'"), postgresql_where=sa.text("status = 'validated'"))
     for name in ("ticker_counts", *ROLLUPS):
         op.drop_table(name)
