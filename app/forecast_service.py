@@ -78,10 +78,12 @@ def run_forecast(services, config, req, history_days=0):
     closes = frame["close"].to_numpy()
 
     inference_started = time.perf_counter()
-    forecast = predictor.forecast(closes, horizon)
+    forecast, backtest = predictor.forecast_with_backtest(closes, horizon, config["BACKTEST_DAYS"])
     metrics.observe_inference(time.perf_counter() - inference_started)
     metrics.count_prediction()
-    _record_backtest_errors(metrics, config["BACKTEST_DAYS"], predictor, closes)
+    if backtest is not None:  # one-step forecasts of the upload's last days against the closes that followed
+        predicted, actual = backtest
+        metrics.record_errors("backtest", predicted, actual, closes[-len(actual) - 1:-1])
 
     last_date = frame.index[-1]
     dates = next_trading_days(last_date, horizon)
@@ -110,16 +112,6 @@ def run_forecast(services, config, req, history_days=0):
         answer["history"] = {"dates": [d.date().isoformat() for d in frame.index[-history_days:]],
                              "closes": [float(c) for c in closes[-history_days:]]}
     return answer
-
-
-def _record_backtest_errors(metrics, backtest_days, predictor, closes):
-    """Compare one-step forecasts for the last days of the upload with the closes that followed."""
-    n = min(backtest_days, len(closes) - predictor.min_history)
-    if n <= 0:
-        return
-    predicted, actual = predictor.one_step_backtest(closes, n)
-    naive = closes[-n - 1:-1]
-    metrics.record_errors("backtest", predicted, actual, naive)
 
 
 def _register(services, ticker, frame, rows, model_version, request_id, input_hash):
