@@ -197,9 +197,10 @@ class ForecastRegistry:
         with self.writing() as conn:
             for chunk in rollups.chunked(list(by_id)):
                 # FOR UPDATE: on PostgreSQL a concurrent validator waits here instead of validating the same rows.
-                found = dict(conn.execute(select(forecasts.c.id, forecasts.c.ticker)
-                                          .where(forecasts.c.id.in_(chunk), forecasts.c.status == "pending")
-                                          .with_for_update()).all())
+                # Status checked here, not in SQL: SQLite would scan the status index instead of the ids.
+                found = {r.id: r.ticker for r in conn.execute(
+                    select(forecasts.c.id, forecasts.c.ticker, forecasts.c.status)
+                    .where(forecasts.c.id.in_(chunk)).with_for_update()) if r.status == "pending"}
                 ids = [i for i in chunk if i in found]
                 if not ids:
                     continue

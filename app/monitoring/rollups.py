@@ -38,6 +38,7 @@ def add_validated(conn: Connection, ids: Sequence[int], tickers: Iterable[str], 
     """Merge forecasts `ids`, just validated in this transaction (of `tickers`, one per id), into the roll-ups."""
     for chunk in chunked(ids):
         for table, keys in ROLLUPS:
+            # By id alone: a status condition would tempt SQLite into scanning the status index instead.
             conn.execute(_merge_groups(conn, table, keys, forecasts.c.id.in_(chunk)))
     change_counts(conn, [{"ticker": ticker, "pending": -n, "validated": n, "last_validated_at": now}
                          for ticker, n in Counter(tickers).items()])
@@ -61,7 +62,7 @@ def rebuild(conn: Connection) -> None:
     for table in (daily_errors, horizon_errors, ticker_counts):
         conn.execute(delete(table))
     for table, keys in ROLLUPS:
-        conn.execute(_merge_groups(conn, table, keys, true()))
+        conn.execute(_merge_groups(conn, table, keys, forecasts.c.status == "validated"))
     c = forecasts.c
     counts = select(c.ticker, func.sum(case((c.status == "pending", 1), else_=0)),
                     func.sum(case((c.status == "validated", 1), else_=0)), func.max(c.validated_at)) \
@@ -71,9 +72,9 @@ def rebuild(conn: Connection) -> None:
 
 
 def _merge_groups(conn: Connection, table, keys: tuple[str, ...], where):
-    """INSERT ... SELECT the groups of validated forecasts matching `where`, merged into existing roll-up rows."""
+    """INSERT ... SELECT the groups of the (validated) forecasts matching `where`, merged into existing roll-up rows."""
     c = forecasts.c
-    groups = select(*(c[k] for k in keys), *over_rows(c)).where(c.status == "validated", where)
+    groups = select(*(c[k] for k in keys), *over_rows(c)).where(where)
     groups = groups.group_by(*(c[k] for k in keys))
     insert = dialect_insert(conn, table).from_select([*keys, *(m.name for m in MEASURES)], groups)
     return insert.on_conflict_do_update(
