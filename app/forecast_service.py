@@ -124,11 +124,11 @@ def _register(services, ticker, frame, rows, model_version, request_id, input_ha
     if registry is None:
         return False
     try:
+        closes = frame["close"]
         registered = registry.register_forecasts(
-            ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
+            ticker=ticker, made_at=frame.index[-1].date(), last_close=float(closes.iloc[-1]),
             forecast_rows=rows, model_version=model_version, request_id=request_id,
-            input_hash=input_hash)
-        registry.record_actuals(ticker, frame["close"].iloc[-30:])
+            input_hash=input_hash, closes=closes.iloc[-30:])
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
         log.exception("forecast registry write failed (request_id=%s)", request_id)
         return False

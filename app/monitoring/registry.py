@@ -144,8 +144,12 @@ class ForecastRegistry:
 
     def register_forecasts(self, ticker: str, made_at, last_close: float | None,
                            forecast_rows: Iterable[Mapping], model_version: str,
-                           request_id: str | None, input_hash: str) -> int:
-        """Store forecast_rows ({date, close, lower_80, ...}, step 1 first); returns how many were new."""
+                           request_id: str | None, input_hash: str, closes=None) -> int:
+        """Store forecast_rows ({date, close, lower_80, ...}, step 1 first); returns how many were new.
+
+        `closes` (a price frame or Series), when given, are stored as realised closes in the same transaction,
+        as record_actuals would (one commit per forecast request instead of two).
+        """
         made = as_date(made_at)
         now = dt.datetime.now(dt.UTC)
         naive = None if last_close is None else float(last_close)
@@ -163,9 +167,12 @@ class ForecastRegistry:
             return 0
         # executemany of one cached statement: a multi-row VALUES would be recompiled on every call (~8 ms for
         # 30 rows). preserve_rowcount keeps the driver's count of inserted rows (conflicts count 0).
+        actual_rows = [] if closes is None else self._actual_rows(ticker, closes)
         with self.writing() as conn:
             new = max(conn.execute(self._insert_forecast, rows).rowcount, 0)
             rollups.change_counts(conn, [{"ticker": ticker, "pending": new}] if new else [])
+            if actual_rows:
+                conn.execute(self._upsert_actual, actual_rows)
         return new
 
     def record_actuals(self, ticker: str, frame_or_series, since=None) -> int:
@@ -173,17 +180,22 @@ class ForecastRegistry:
 
         Only dates >= since are kept when since is given.
         """
+        rows = self._actual_rows(ticker, frame_or_series, since)
+        if not rows:
+            return 0
+        with self.writing() as conn:
+            return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
+
+    @staticmethod
+    def _actual_rows(ticker: str, frame_or_series, since=None) -> list[dict]:
+        """Rows of the actuals table for ticker's closes (none for an unnamed upload: they could be any stock's)."""
         if ticker == UNKNOWN_TICKER:
-            return 0  # closes of an unnamed upload could belong to any stock
+            return []
         series = closes_series(frame_or_series)
         if since is not None:
             series = series[series.index >= pd.Timestamp(as_date(since))]
-        if series.empty:
-            return 0
-        rows = [{"ticker": ticker, "date": day, "close": close}
+        return [{"ticker": ticker, "date": day, "close": close}
                 for day, close in zip(series.index.date, series.to_numpy().tolist(), strict=True)]
-        with self.writing() as conn:
-            return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
 
     def mark_validated(self, results: Iterable[Mapping]) -> list[int]:
         """Set actual/error fields of still-pending forecasts and merge them into the roll-ups, in one transaction.

@@ -113,13 +113,14 @@ ticker_counts = Table(  # forecasts per ticker and status, updated by registrati
 )
 
 
-def dialect_insert(engine: Engine, table: Table):
-    """An INSERT construct that supports on_conflict_do_nothing/update for the engine's dialect."""
-    if engine.dialect.name == "postgresql":
+def dialect_insert(engine: Engine | str, table: Table):
+    """An INSERT construct that supports on_conflict_do_nothing/update for the engine's dialect (or its name)."""
+    name = engine if isinstance(engine, str) else engine.dialect.name
+    if name == "postgresql":
         return postgresql.insert(table)
-    if engine.dialect.name == "sqlite":
+    if name == "sqlite":
         return sqlite.insert(table)
-    raise ValueError(f"unsupported database dialect {engine.dialect.name!r}: use sqlite or postgresql")
+    raise ValueError(f"unsupported database dialect {name!r}: use sqlite or postgresql")
 
 
 def sqlite_url(path: str) -> str:
