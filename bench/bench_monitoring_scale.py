@@ -48,7 +48,7 @@ TICKERS = [f"TK{i:02d}" for i in range(20)]
 MAX_HORIZON = 30
 VALIDATED_SHARE = 0.72  # of the forecasts whose target date has passed (the others wait for a close)
 CHUNK = 200_000
-FRESH_FORECASTS = 2_000  # registered and validated by each run (30 steps each)
+FRESH_FORECASTS = 2_000  # registered and validated by each run (30 steps each); --fresh changes it
 
 
 def trading_days() -> pd.DatetimeIndex:
@@ -141,8 +141,8 @@ def timed_ms(fn, repeat: int) -> list[float]:
     return out
 
 
-def register_and_validate(registry: ForecastRegistry) -> tuple[float, float]:
-    """Register FRESH_FORECASTS 30-day forecasts made a week ago (per-call ms), then validate the due steps."""
+def register_and_validate(registry: ForecastRegistry, fresh: int = FRESH_FORECASTS) -> tuple[float, float]:
+    """Register `fresh` 30-day forecasts made a week ago (per-call ms), then validate the due steps."""
     days = trading_days()
     made = days[days.date < TODAY - dt.timedelta(days=7)][-1]
     targets = pd.bdate_range(made + pd.Timedelta(days=1), periods=MAX_HORIZON)
@@ -154,7 +154,7 @@ def register_and_validate(registry: ForecastRegistry) -> tuple[float, float]:
                  "lower_95": 80.0, "upper_95": 120.0} for d in targets]
         registry.register_forecasts(TICKERS[i % len(TICKERS)], made.date(), 100.0, rows, "1.0.0", None, f"{tag}{i}")
 
-    register_ms = statistics.median(timed_ms(register, FRESH_FORECASTS))
+    register_ms = statistics.median(timed_ms(register, fresh))
     began = time.perf_counter()
     result = validate_pending_forecasts(registry, UploadedActualsSource(registry), days_back=7, today=TODAY)
     seconds = time.perf_counter() - began
@@ -176,6 +176,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--url", help="a PostgreSQL URL instead (an empty database, or one this bench filled)")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file the bench built")
     parser.add_argument("--repeat", type=int, default=21, help="timed reports of all tickers")
+    parser.add_argument("--fresh", type=int, default=FRESH_FORECASTS, help="new 30-day forecasts to validate")
     args = parser.parse_args(argv)
 
     path = None if args.url else (args.db or os.path.join(tempfile.mkdtemp(), "registry.sqlite3"))
@@ -195,7 +196,7 @@ def main(argv=None) -> dict:
         report_ms = timed_ms(lambda i: performance_report(registry, today=TODAY), args.repeat)
         ticker_ms = timed_ms(lambda i: performance_report(registry, today=TODAY, ticker=TICKERS[i % len(TICKERS)]),
                              len(TICKERS))
-        register_ms, validate_rate = register_and_validate(registry)
+        register_ms, validate_rate = register_and_validate(registry, args.fresh)
         truncate_wal(registry)
         report = performance_report(registry, today=TODAY)
         print(f"  {report['validated']:,} validated, {report['pending']:,} pending; MAPE "

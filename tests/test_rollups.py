@@ -184,3 +184,20 @@ def test_the_prune_command_applies_the_configured_retention(tmp_path):
     result = runner.invoke(args=["monitoring", "prune", "--keep-days", "0"])
     assert result.exit_code == 2 and "--keep-days" in result.output
     assert client.get("/monitoring/performance").get_json()["pending"] == 1
+
+
+def test_the_scale_bench_builds_a_registry_and_ends_with_its_json_figures(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "bench/bench_monitoring_scale.py", "--rows", "3000", "--repeat", "3",
+                             "--fresh", "40", "--db", str(tmp_path / "scale.sqlite3")],
+                            cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(figures) == {"rows", "report_p50_ms", "report_ticker_p50_ms", "validate_rows_per_s", "db_bytes"}
+    assert figures["rows"] == 3000 and figures["validate_rows_per_s"] > 0 and figures["db_bytes"] > 0
+    assert not (tmp_path / "scale.sqlite3").exists()  # built by the bench without --keep: deleted
