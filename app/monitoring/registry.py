@@ -124,6 +124,16 @@ class ForecastRegistry:
         if self._checkpointer is not None:
             self._checkpointer.ensure_running()
 
+    def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the database now (nothing on PostgreSQL).
+
+        Bulk jobs call it between batches: the background checkpoints never catch up with back-to-back
+        transactions, and the log then grows by gigabytes (4 GB while pruning 470,000 forecasts).
+        """
+        if self._checkpointer is not None:
+            with self.engine.connect() as conn:
+                self._checkpointer.checkpoint(conn.connection.dbapi_connection)
+
     def recheck(self) -> str | None:
         """After a failed write, probe with an empty write so readiness recovers without new traffic."""
         if self.last_error is not None:

@@ -57,6 +57,7 @@ def prune(registry: ForecastRegistry, keep_days: int, today=None, batch: int = P
                         per_ticker[r.ticker] = per_ticker.get(r.ticker, 0) + 1
                     rollups.change_counts(conn, [{"ticker": t, "pending": -n} for t, n in per_ticker.items()])
             deleted += len(rows)
+            registry.checkpoint()
             if len(rows) < batch:
                 break
     return PruneResult(deleted, cutoff)
