@@ -78,6 +78,22 @@ def test_bad_closes_are_user_errors(predictor, closes, error, fragment):
         predictor.forecast(closes, 1)
 
 
+@pytest.mark.parametrize("horizon, days", [(1, 20), (30, 20), (5, 0), (3, 500)])
+def test_one_batched_pass_gives_the_forecast_and_backtest_of_separate_calls(predictor, horizon, days):
+    closes = GSPC[-252:]
+    forecast, backtest = predictor.forecast_with_backtest(closes, horizon, days)
+    alone = predictor.forecast(closes, horizon)
+    for name in Forecast.__dataclass_fields__:  # float32 rounding differs with the batch size, nothing else
+        np.testing.assert_allclose(getattr(forecast, name), getattr(alone, name), rtol=1e-9)
+    if days == 0:
+        assert backtest is None
+        return
+    n = min(days, len(closes) - predictor.min_history)  # cut to the closes available
+    predicted, actual = predictor.one_step_backtest(closes, n)
+    np.testing.assert_allclose(backtest[0], predicted, rtol=1e-9)
+    np.testing.assert_array_equal(backtest[1], actual)
+
+
 def test_one_step_backtest_uses_only_earlier_closes(predictor):
     closes = GSPC[-200:].copy()
     predicted, actual = predictor.one_step_backtest(closes, 20)
