@@ -47,6 +47,7 @@ TODAY = dt.date(2026, 11, 30)
 TICKERS = [f"TK{i:02d}" for i in range(20)]
 MAX_HORIZON = 30
 VALIDATED_SHARE = 0.72  # of the forecasts whose target date has passed (the others wait for a close)
+SHADOW_SHARE = 0.25  # rows that are a challenger's shadow forecasts (role challenger, another version)
 CHUNK = 200_000
 FRESH_FORECASTS = 2_000  # registered and validated by each run (30 steps each); --fresh changes it
 
@@ -73,6 +74,11 @@ def forecast_chunk(start: int, n: int, days: pd.DatetimeIndex, closes: np.ndarra
     past = days[target].date < TODAY
     validated = past & (rng.random(n) < VALIDATED_SHARE)
     abs_error, naive_abs = np.abs(predicted - actual), np.abs(last_close - actual)
+    drift = last_close * np.exp(0.0003 * horizon)  # the drift baseline's forecast
+    drift_abs = np.abs(drift - actual)
+    inside_80 = (actual >= predicted * 0.97) & (actual <= predicted * 1.03)
+    inside_95 = (actual >= predicted * 0.95) & (actual <= predicted * 1.05)
+    shadow = rng.random(n) < SHADOW_SHARE  # a challenger's shadow forecasts beside the champion's
     made_dates, target_dates = days[made].date, days[target].date
     created = [dt.datetime.combine(d, dt.time(21), dt.UTC) for d in made_dates]
     rows = []
@@ -83,7 +89,9 @@ def forecast_chunk(start: int, n: int, days: pd.DatetimeIndex, closes: np.ndarra
             "horizon_step": int(horizon[i]), "predicted": float(predicted[i]),
             "lower_80": float(predicted[i] * 0.97), "upper_80": float(predicted[i] * 1.03),
             "lower_95": float(predicted[i] * 0.95), "upper_95": float(predicted[i] * 1.05),
-            "last_close": float(last_close[i]), "model_version": "1.0.0", "request_id": f"{start + i:032x}",
+            "last_close": float(last_close[i]), "drift": float(drift[i]),
+            "model_version": "1.1.0" if shadow[i] else "1.0.0", "role": "challenger" if shadow[i] else "champion",
+            "request_id": f"{start + i:032x}",
             "input_hash": f"{start + i:032x}", "created_at": created[i],
             "status": "validated" if v else "pending",
             "actual": float(actual[i]) if v else None, "actual_date": target_dates[i] if v else None,
@@ -91,6 +99,9 @@ def forecast_chunk(start: int, n: int, days: pd.DatetimeIndex, closes: np.ndarra
             "ape": float(100 * abs_error[i] / actual[i]) if v else None,
             "naive_abs_error": float(naive_abs[i]) if v else None,
             "naive_ape": float(100 * naive_abs[i] / actual[i]) if v else None,
+            "drift_abs_error": float(drift_abs[i]) if v else None,
+            "drift_ape": float(100 * drift_abs[i] / actual[i]) if v else None,
+            "inside_80": int(inside_80[i]) if v else None, "inside_95": int(inside_95[i]) if v else None,
             "validated_at": created[i] + dt.timedelta(days=int(horizon[i]) + 1) if v else None,
         })
     return rows
@@ -196,6 +207,12 @@ def main(argv=None) -> dict:
         report_ms = timed_ms(lambda i: performance_report(registry, today=TODAY), args.repeat)
         ticker_ms = timed_ms(lambda i: performance_report(registry, today=TODAY, ticker=TICKERS[i % len(TICKERS)]),
                              len(TICKERS))
+        # Not in the JSON line: one version's forecasts, and a 90-day period (its per-horizon part scans).
+        version_ms = timed_ms(lambda i: performance_report(registry, today=TODAY, model_version="1.1.0"), 5)
+        period = (TODAY - dt.timedelta(days=90), TODAY - dt.timedelta(days=1))
+        period_ms = timed_ms(lambda i: performance_report(registry, today=TODAY, period=period), 5)
+        print(f"  report of version 1.1.0 p50 {statistics.median(version_ms):.1f} ms; report of a 90-day period p50 "
+              f"{statistics.median(period_ms):.1f} ms", file=sys.stderr)
         register_ms, validate_rate = register_and_validate(registry, args.fresh)
         truncate_wal(registry)
         report = performance_report(registry, today=TODAY)
