@@ -126,6 +126,15 @@ def require_model_artifact(card_path):
         missing_component(f"no model artifact at {Path(card_path).parent} (make train writes it)")
 
 
+def forecasting_models():
+    """How many models forecast each request on a fresh server: the champion and every challenger shadowing it
+    (each registers, and validation checks, its own forecast)."""
+    from app.config import SETTINGS
+    from app.model_store import ModelStore
+
+    return len(ModelStore(os.environ.get("MODEL_STORE") or SETTINGS["MODEL_STORE"].default).serving_versions())
+
+
 def champion_dir():
     """The folder of the champion a fresh server loads: MODEL_STORE's (as in `make run`), else the shipped store's."""
     from app.config import SETTINGS

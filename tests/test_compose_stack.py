@@ -9,10 +9,13 @@ import datetime as dt
 import http.client
 import json
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ from tests.server import ROOT, free_port
 
 COMPOSE_FILE = ROOT / "Docker" / "docker-compose.yml"
 STANDINS = ROOT / "Docker" / "standins" / "build.sh"
+SCALE_ENV = ROOT / "Docker" / "scale.env"
 RULES_DIR = ROOT / "prometheus" / "rules"
 HEALTHY_WITHIN_S = 90
 # Services whose image has no stand-in on machines that cannot pull public images.
@@ -50,13 +54,14 @@ def _require_docker():
 class Stack:
     """One compose project of the stack: runs compose commands, knows its published ports."""
 
-    def __init__(self, workdir: Path):
-        self.project = f"sftest{os.getpid()}"
+    def __init__(self, workdir: Path, name: str = "", env_file: Path | None = None, env: dict | None = None):
+        self.project = f"sftest{name}{os.getpid()}"
         self.override = workdir / "compose.override.yml"
         self.override.write_text("services: {}\n")
         self.ports, self.services = {}, {}
+        self.env_file = ["--env-file", str(env_file)] if env_file else []
         # The validator's documented interval knob, short so the test sees its loop turn.
-        self.env = dict(os.environ, VALIDATE_INTERVAL_SECONDS="3")
+        self.env = dict(os.environ, VALIDATE_INTERVAL_SECONDS="3", **(env or {}))
 
     def publish_on_loopback(self, services: dict):
         """Each published port of `services` moves to 127.0.0.1 on a free port (the only change to the file)."""
@@ -68,7 +73,8 @@ class Stack:
         }}).replace("ports:", "ports: !override"))
 
     def compose(self, *args, check=True, timeout=600):
-        command = ["docker", "compose", "-p", self.project, "-f", str(COMPOSE_FILE), "-f", str(self.override), *args]
+        command = ["docker", "compose", "-p", self.project, *self.env_file, "-f", str(COMPOSE_FILE),
+                   "-f", str(self.override), *args]
         result = subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -77,19 +83,23 @@ class Stack:
     def url(self, service):
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def containers(self, service):
+        return self.compose("ps", "-q", service).stdout.split()
+
     def container(self, service):
-        return self.compose("ps", "-q", service).stdout.strip()
+        return self.containers(service)[0]
 
     def health(self, service):
-        out = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", self.container(service)],
+        """The health of each container of `service` (one per replica)."""
+        out = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", *self.containers(service)],
                              capture_output=True, text=True)
-        return out.stdout.strip()
+        return out.stdout.split()
 
     def wait_healthy(self, service, within_s):
-        deadline, status = time.monotonic() + within_s, ""
+        deadline, status = time.monotonic() + within_s, []
         while time.monotonic() < deadline:
             status = self.health(service)
-            if status == "healthy":
+            if status and set(status) == {"healthy"}:
                 return
             time.sleep(1)
         raise AssertionError(f"{service} not healthy within {within_s}s (status {status!r}):\n"
@@ -117,16 +127,21 @@ def _services_to_run(compose_config: dict) -> tuple[list, list]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def images():
+    """Every image the stack needs: pulled, or a stand-in built where the public one cannot be pulled."""
     _require_docker()
     standins = subprocess.run(["bash", str(STANDINS)], capture_output=True, text=True, timeout=1200)
     assert standins.returncode == 0, f"stand-in images:\n{standins.stdout}\n{standins.stderr}"
     print(standins.stdout)
-    stack = Stack(tmp_path_factory.mktemp("compose"))
+
+
+@contextmanager
+def running(stack: Stack):
+    """`docker compose up -d --build` of every service with an image here; `down -v` leaves nothing behind."""
     config = json.loads(stack.compose("config", "--format", "json").stdout)
     run, left_out = _services_to_run(config)
     assert set(left_out) <= MAY_BE_UNAVAILABLE, f"no image for {left_out}: Docker/standins/build.sh must cover them"
-    print(f"compose services started: {run}; left out (no image here): {left_out}")
+    print(f"{stack.project}: services started {run}; left out (no image here) {left_out}")
     stack.publish_on_loopback({name: config["services"][name] for name in run})
     try:
         started = time.monotonic()
@@ -138,6 +153,21 @@ def stack(tmp_path_factory):
         stack.compose("down", "-v", "--remove-orphans", check=False)
     leftovers = stack.leftovers()
     assert not leftovers, f"`docker compose down -v` left {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def stack(images, tmp_path_factory):
+    with running(Stack(tmp_path_factory.mktemp("compose"))) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def scale_stack(images, tmp_path_factory):
+    """The scale profile as docs/production.md runs it: Docker/scale.env and a PostgreSQL password."""
+    password = secrets.token_hex(12)
+    with running(Stack(tmp_path_factory.mktemp("scale"), name="scale", env_file=SCALE_ENV,
+                       env={"POSTGRES_PASSWORD": password})) as started:
+        yield started
 
 
 def _forecast(stack, horizon=2, last_row=-1):
@@ -290,3 +320,22 @@ def test_alertmanager_is_healthy_and_receives_prometheus_alerts(stack):
         return answer["data"]["activeAlertmanagers"]
 
     assert _wait_for(active_alertmanagers, 60, "Prometheus found no Alertmanager")
+
+
+def test_the_scale_profile_spreads_forecasts_over_replicas_on_one_postgres_registry(scale_stack):
+    assert len(scale_stack.containers("api")) == 2 and scale_stack.health("postgres") == ["healthy"]
+
+    def two_api_targets_up():
+        targets = requests.get(f"{scale_stack.url('prometheus')}/api/v1/targets", timeout=5).json()
+        return len([t for t in targets["data"]["activeTargets"]
+                    if t["labels"]["job"] == "api" and t["health"] == "up"]) == 2
+
+    _wait_for(two_api_targets_up, 90, "Prometheus did not find both API replicas by DNS")
+    answers = [_forecast(scale_stack, horizon=1, last_row=-1 - i) for i in range(10)]
+    assert all(answer["registered"] for answer in answers)
+    upstreams = set(re.findall(r"upstream=(\S+)", scale_stack.compose("logs", "nginx").stdout))
+    assert len({u for u in upstreams if u.endswith(":5000")}) == 2, upstreams
+    report = requests.get(f"{scale_stack.url(PUBLIC)}/monitoring/performance?status=pending&limit=50",
+                          timeout=10).json()
+    stored = [row["request_id"] for row in report["recent"]["forecasts"]]
+    assert sorted(stored) == sorted(answer["request_id"] for answer in answers)  # each stored once, in one place

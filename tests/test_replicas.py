@@ -51,10 +51,11 @@ def post_requests(replica_urls):
 
 
 def stored_rows(database, ticker):
-    """request_id -> forecast rows of `ticker` in the shared registry."""
+    """request_id -> the answered forecast's rows of `ticker` in the shared registry (challengers' shadow rows,
+    stored with the same request id, left out)."""
     with psycopg.connect(database.replace("postgresql+psycopg", "postgresql")) as conn:
-        return dict(conn.execute("SELECT request_id, COUNT(*) FROM forecasts WHERE ticker = %s GROUP BY request_id",
-                                 (ticker,)).fetchall())
+        return dict(conn.execute("SELECT request_id, COUNT(*) FROM forecasts WHERE ticker = %s "
+                                 "AND role <> 'challenger' GROUP BY request_id", (ticker,)).fetchall())
 
 
 def forecast_upstreams(nginx):
