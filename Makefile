@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python bench/bench_metrics.py
 	$(BIN)/python bench/bench_registry.py
 	$(BIN)/python bench/bench_shadow.py
+	$(BIN)/python bench/bench_monitoring_scale.py --rows 1000000
 
 up:
 	docker compose -f Docker/docker-compose.yml up --build

@@ -55,6 +55,7 @@ SETTINGS = {
     "BACKTEST_DAYS": Setting("20", int, low=0),
     "TICKER_HISTORY_DAYS": Setting("400", int, low=1),
     "VALIDATION_PRICE_SOURCE": Setting("auto", choices=PRICE_SOURCES),
+    "RETENTION_DAYS": Setting("400", int, low=1),
 }
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from app.csv_dates import date_strings, parse_dates, reads_as_date, show_value
+from app.csv_fast import read_plain_csv
 from app.errors import InvalidInput
 
 EXAMPLE_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
@@ -25,7 +26,9 @@ CONTROL_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def parse_price_csv(data: bytes) -> pd.DataFrame:
     """Return a frame indexed by ascending tz-naive "date" with float price columns; raise InvalidInput."""
-    return price_frame(_read_table(_decode(data)))
+    text = _decode(data)
+    plain = read_plain_csv(text, _map_columns, PRICE_COLUMNS, MAX_COLUMNS)  # the common layout, fast
+    return plain if plain is not None else price_frame(_read_table(text))
 
 
 def price_frame(raw: pd.DataFrame) -> pd.DataFrame:

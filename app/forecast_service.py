@@ -80,11 +80,12 @@ def run_forecast(services, config, req, history_days=0):
 
     adjustment = current_adjustment(services.registry.get(), predictor.version, predictor.max_horizon)
     inference_started = time.perf_counter()
-    forecast = predictor.forecast(closes, horizon, adjustment=adjustment)
+    forecast, backtest = predictor.forecast_with_backtest(closes, horizon, config["BACKTEST_DAYS"], adjustment)
     metrics.observe_inference(time.perf_counter() - inference_started)
     metrics.count_prediction()
     metrics.models.count_forecast(predictor.version, "champion")
-    _record_backtest_errors(metrics, config["BACKTEST_DAYS"], predictor, closes)
+    if backtest is not None:  # one-step forecasts of the upload's last days against the closes that followed
+        _record_backtest_errors(metrics, closes, *backtest)
 
     last_date = frame.index[-1]
     dates, calendar = next_sessions(ticker, last_date.date(), horizon)
@@ -146,12 +147,10 @@ def shadow_forecasts(challengers, closes, horizon, dates, metrics) -> list[tuple
     return shadows
 
 
-def _record_backtest_errors(metrics, backtest_days, predictor, closes):
-    """Compare one-step forecasts for the last days of the upload with the closes that followed."""
-    n = min(backtest_days, len(closes) - predictor.min_history)
-    if n <= 0:
-        return
-    predicted, actual = predictor.one_step_backtest(closes, n)
+def _record_backtest_errors(metrics, closes, predicted, actual):
+    """Compare one-step forecasts for the last n days of the upload (n = len(actual)) with the closes that
+    followed, beside the naive and drift baselines' forecasts of the same days."""
+    n = len(actual)
     naive = closes[-n - 1:-1]
     origins = np.arange(len(closes) - n - 1, len(closes) - 1)
     drift = naive * np.exp(drift_rate(np.diff(np.log(closes)), origins))
@@ -169,11 +168,11 @@ def _register(services, ticker, frame, rows, model_version, request_id, input_ha
     if registry is None:
         return False
     try:
+        closes = frame["close"]
         registered = registry.register_forecasts(
-            ticker=ticker, made_at=frame.index[-1].date(), last_close=float(frame["close"].iloc[-1]),
+            ticker=ticker, made_at=frame.index[-1].date(), last_close=float(closes.iloc[-1]),
             forecast_rows=rows, model_version=model_version, request_id=request_id,
-            input_hash=input_hash, shadows=shadows)
-        registry.record_actuals(ticker, frame["close"].iloc[-RECENT_CLOSES:])
+            input_hash=input_hash, shadows=shadows, closes=closes.iloc[-RECENT_CLOSES:])
     except Exception:  # noqa: BLE001 - any storage failure is reported, never turned into a 500
         log.exception("forecast registry write failed (request_id=%s)", request_id)
         return False

@@ -72,7 +72,9 @@ class NumpyLSTM:
         """The recurrence for one block, in float32 like Keras (float64 tanh is several times slower)."""
         batch, steps, units = x.shape[0], x.shape[1], self.units
         kernel, recurrent, bias = self._scaled_weights()
-        inputs = np.ascontiguousarray((x @ kernel + bias).transpose(1, 0, 2))  # (steps, batch, 4*units)
+        # The input projection as einsum's plain loop: x @ kernel has an inner dimension of 1 feature, a shape
+        # OpenBLAS handles badly (1.2 ms for 21 windows against 0.08 ms here, same numbers).
+        inputs = np.ascontiguousarray(np.einsum("bsf,fg->sbg", x, kernel)) + bias  # (steps, batch, 4*units)
         h = np.zeros((batch, units), np.float32)
         c = np.zeros((batch, units), np.float32)
         for t in range(steps):

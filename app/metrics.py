@@ -41,7 +41,8 @@ class ApiMetrics:
             "http_request_duration_seconds", "Time to answer an HTTP request, by method, url rule and status.",
             http_labels, buckets=HTTP_BUCKETS, registry=registry)
         self.inference_duration = Histogram(
-            "model_inference_duration_seconds", "Time of one model forecast call (all horizon steps).",
+            "model_inference_duration_seconds",
+            "Time of one model forecast call (all horizon steps, with the backtest windows batched into it).",
             buckets=INFERENCE_BUCKETS, registry=registry)
         self.predictions = Counter(
             "model_predictions_total", "Successful forecast requests.", registry=registry)

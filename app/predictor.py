@@ -17,6 +17,8 @@ from app.forecasting import (
     Standardiser,
     forecast_log_returns,
     min_history,
+    origin_windows,
+    recursive_forecast,
     require_history,
     validate_closes,
 )
@@ -104,21 +106,40 @@ class Predictor:
 
     def forecast(self, closes, horizon: int = 1, adjustment=None) -> Forecast:
         """Recursive forecast of the next `horizon` closes after the last one, with 80%/95% intervals."""
+        return self.forecast_with_backtest(closes, horizon, 0, adjustment)[0]
+
+    def forecast_with_backtest(self, closes, horizon: int, backtest_days: int, adjustment=None):
+        """forecast(closes, horizon) and one_step_backtest(closes, n) for up to `backtest_days` closes, in one pass.
+
+        The backtest's windows and the forecast's first window go through the network as one batch (a forward
+        pass costs about the same for 1 or 21 windows); n is cut to the closes available, and the backtest is
+        None when there is no room for one. Results equal the separate calls up to float32 rounding.
+        """
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) \
                 or not 1 <= horizon <= self.max_horizon:
             raise ForecastInputError(f"horizon must be an integer from 1 to {self.max_horizon}, got {horizon!r}")
         closes = validate_closes(closes)
         require_history(closes, self.min_history)
-        origin = np.array([len(closes) - 1])
         horizon = int(horizon)
-        cumulative, spread = self.predict_paths(closes, origin, horizon)
-        last = closes[-1]
-        lower_80, upper_80 = intervals.bounds(last, cumulative[0], spread[0], self.half_widths(0.80, horizon,
-                                                                                                adjustment))
-        lower_95, upper_95 = intervals.bounds(last, cumulative[0], spread[0], self.half_widths(0.95, horizon,
-                                                                                                adjustment))
-        drift = last * np.exp(drift_cumulative(np.diff(np.log(closes)), origin, horizon)[0])
-        return Forecast(last * np.exp(cumulative[0]), lower_80, upper_80, lower_95, upper_95, drift)
+        n = max(0, min(int(backtest_days), len(closes) - self.min_history))
+        last = len(closes) - 1
+        origins = np.arange(last - n, last + 1)  # the backtest's origins, then the forecast's
+        returns = np.diff(np.log(closes))
+        windows = origin_windows(self.scaler.transform(returns), origins, self.window)
+        first = self.lstm.predict(windows)  # scaled next returns of every window
+        later = recursive_forecast(self.lstm.predict, np.append(windows[-1, 1:], first[-1])[None, :], horizon - 1)
+        cumulative = np.cumsum(self.scaler.inverse(np.append(first[-1], later[0])))
+        origin = origins[-1:]
+        spread = cumulative_spread(returns, origin, horizon, self.garch)[0]
+        close = closes[-1]
+        lower_80, upper_80 = intervals.bounds(close, cumulative, spread, self.half_widths(0.80, horizon, adjustment))
+        lower_95, upper_95 = intervals.bounds(close, cumulative, spread, self.half_widths(0.95, horizon, adjustment))
+        drift = close * np.exp(drift_cumulative(returns, origin, horizon)[0])
+        forecast = Forecast(close * np.exp(cumulative), lower_80, upper_80, lower_95, upper_95, drift)
+        if n == 0:
+            return forecast, None
+        tested = origins[:-1]
+        return forecast, (closes[tested] * np.exp(self.scaler.inverse(first[:-1])), closes[tested + 1].copy())
 
     def one_step_backtest(self, closes, n: int):
         """(predicted, actual) for each of the last n closes, each predicted only from the closes before it."""

@@ -24,13 +24,13 @@ from tests.server import GUNICORN, free_port  # noqa: E402
 CSV = pd.read_csv(ROOT / "downloadData/data/GSPC_data.csv").tail(252).to_csv(index=False).encode()
 
 
-def start(args, env, tmp):
+def start(args, env, tmp, cwd=ROOT):
     port = free_port()
     environ = dict(os.environ, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2",
                    REGISTRY_PATH=str(Path(tmp) / "forecasts.sqlite3"),
                    PROMETHEUS_MULTIPROC_DIR=str(Path(tmp) / "multiproc"), **env)
     began = time.monotonic()
-    proc = subprocess.Popen([GUNICORN, *args], cwd=ROOT, env=environ, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([GUNICORN, *args], cwd=cwd, env=environ, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     while True:
@@ -71,9 +71,9 @@ def worker_rss_mb(proc):
     return [int(Path(f"/proc/{p}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024 for p in pids]
 
 
-def measure(name, args, env, n, seconds):
+def measure(name, args, env, n, seconds, cwd=ROOT):
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url, ready_s = start(args, env, tmp)
+        proc, url, ready_s = start(args, env, tmp, cwd)
         try:
             lat = latencies(url, n)
             rps, errors = throughput(url, seconds)
@@ -91,9 +91,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="sequential requests for latency")
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration for throughput")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also measure the server of an earlier release unpacked in DIR (e.g. git archive REV | "
+                             "tar -x -C DIR), before and after ours, for a before/after in one run")
     args = parser.parse_args(argv)
     print(f"POST /predict, one-year CSV ({len(CSV)} bytes), gunicorn 2 workers, {os.cpu_count()} cores")
-    ours = measure("ours (NumPy forward pass)", ["-c", "app/gunicorn_conf.py"], {}, args.requests, args.seconds)
+    server = ["-c", "app/gunicorn_conf.py"]
+    if args.before:
+        before = measure("earlier release", server, {}, args.requests, args.seconds, args.before)
+    ours = measure("ours (NumPy forward pass)", server, {}, args.requests, args.seconds)
+    if args.before:
+        again = measure("earlier release, again", server, {}, args.requests, args.seconds, args.before)
+        print(f"ratios ours/earlier release: p50 {ours[0] / statistics.mean([before[0], again[0]]):.3f}, "
+              f"throughput {ours[1] / statistics.mean([before[1], again[1]]):.2f}x")
     ref = measure("reference (Keras model.predict)",
                   ["-c", "app/gunicorn_conf.py", "bench.reference_keras_app:app"],
                   {"TF_CPP_MIN_LOG_LEVEL": "3"}, max(args.requests // 5, 30), args.seconds)

@@ -55,6 +55,11 @@ def main(argv=None) -> int:
         "Predictor.forecast horizon 30": p50_ms(lambda: predictor.forecast(closes, 30), max(10, args.repeats // 5)),
         "Predictor.one_step_backtest n=250": p50_ms(lambda: predictor.one_step_backtest(closes, 250),
                                                    max(10, args.repeats // 10)),
+        # What /predict runs: the forecast and the 20-day backtest, separately and as one batched pass.
+        "forecast h1 + one_step_backtest n=20, two passes": p50_ms(
+            lambda: (predictor.forecast(closes, 1), predictor.one_step_backtest(closes, 20)), args.repeats),
+        "Predictor.forecast_with_backtest h1, n=20 (one pass)": p50_ms(
+            lambda: predictor.forecast_with_backtest(closes, 1, 20), args.repeats),
     }
     print(f"Predictor.load (no TensorFlow): {load_ms:.1f} ms; artifact {predictor.version}")
 

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.csv_input import parse_price_csv
+from app.csv_input import _decode, _read_table, parse_price_csv, price_frame
 from app.errors import InvalidInput
 
 FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -28,14 +28,30 @@ GOOD_PRICES = st.one_of(st.floats(min_value=0.01, max_value=1e6).map(repr), st.i
 TEXT_CELLS = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=8)
 
 
-def assert_clean_frame_or_invalid_input(data) -> None:
-    """The property: a clean frame, or InvalidInput with a code, a message and a 4xx status."""
+def outcome(parse, data):
+    """The frame `parse` returns, or the (code, message, status) of the InvalidInput it raises."""
     try:
-        frame = parse_price_csv(data)
+        return parse(data)
     except InvalidInput as exc:
-        assert re.fullmatch(r"[a-z][a-z_]*", exc.code), exc.code
-        assert exc.message and exc.status in (400, 413, 415)
+        return exc.code, exc.message, exc.status
+
+
+def careful_parse(data):
+    """The parser without its fast path for plain files (app.csv_fast)."""
+    return price_frame(_read_table(_decode(data)))
+
+
+def assert_clean_frame_or_invalid_input(data) -> None:
+    """The property: a clean frame, or InvalidInput with a code, a message and a 4xx status; and the fast path
+    for plain files answers exactly as the careful parser does (the same frame or the same error)."""
+    frame, careful = outcome(parse_price_csv, data), outcome(careful_parse, data)
+    if isinstance(frame, tuple):
+        code, message, status = frame
+        assert re.fullmatch(r"[a-z][a-z_]*", code), code
+        assert message and status in (400, 413, 415)
+        assert careful == frame
         return
+    pd.testing.assert_frame_equal(frame, careful, check_exact=True)
     assert isinstance(frame, pd.DataFrame) and len(frame) > 0
     assert isinstance(frame.index, pd.DatetimeIndex) and frame.index.name == "date" and frame.index.tz is None
     assert frame.index.is_monotonic_increasing and frame.index.is_unique

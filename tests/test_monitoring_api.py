@@ -29,8 +29,9 @@ class StubPredictor:
         return SimpleNamespace(close=close, lower_80=close * 0.98, upper_80=close * 1.02,
                                lower_95=close * 0.96, upper_95=close * 1.04, drift=np.full(horizon, closes[-1]))
 
-    def one_step_backtest(self, closes, n):
-        return closes[-n - 1:-1] * 1.001, closes[-n:]
+    def forecast_with_backtest(self, closes, horizon, backtest_days, adjustment=None):
+        n = min(backtest_days, len(closes) - self.min_history)
+        return self.forecast(closes, horizon, adjustment), (closes[-n - 1:-1] * 1.001, closes[-n:]) if n > 0 else None
 
 
 def offline_fetch(*args, **kwargs):

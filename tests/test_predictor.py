@@ -78,6 +78,48 @@ def test_bad_closes_are_user_errors(predictor, closes, error, fragment):
         predictor.forecast(closes, 1)
 
 
+@pytest.mark.parametrize("horizon, days", [(1, 20), (30, 20), (5, 0), (3, 500)])
+def test_one_batched_pass_gives_the_forecast_and_backtest_of_separate_calls(predictor, horizon, days):
+    closes = GSPC[-252:]
+    forecast, backtest = predictor.forecast_with_backtest(closes, horizon, days)
+    alone = predictor.forecast(closes, horizon)
+    for name in Forecast.__dataclass_fields__:  # float32 rounding differs with the batch size, nothing else
+        np.testing.assert_allclose(getattr(forecast, name), getattr(alone, name), rtol=1e-9)
+    if days == 0:
+        assert backtest is None
+        return
+    n = min(days, len(closes) - predictor.min_history)  # cut to the closes available
+    predicted, actual = predictor.one_step_backtest(closes, n)
+    np.testing.assert_allclose(backtest[0], predicted, rtol=1e-9)
+    np.testing.assert_array_equal(backtest[1], actual)
+
+
+@pytest.mark.parametrize("horizon", [1, 7, 30])
+def test_the_batched_forecast_equals_the_path_forecast_with_garch_intervals_and_drift(predictor, horizon):
+    """The one-pass forecast gives what the path evaluation (predict_paths, GARCH spread, drift baseline) gives,
+    with and without the production adjustment of the intervals."""
+    from app import intervals
+    from app.baselines import drift_cumulative
+
+    closes = GSPC[-252:]
+    adjustment = {"80": [1.0 + 0.01 * k for k in range(predictor.max_horizon)],
+                  "95": [1.2] * predictor.max_horizon}
+    origin = np.array([len(closes) - 1])
+    cumulative, spread = predictor.predict_paths(closes, origin, horizon)
+    drift = closes[-1] * np.exp(drift_cumulative(np.diff(np.log(closes)), origin, horizon)[0])
+    for adjust in (None, adjustment):
+        lower_80, upper_80 = intervals.bounds(closes[-1], cumulative[0], spread[0],
+                                              predictor.half_widths(0.80, horizon, adjust))
+        lower_95, upper_95 = intervals.bounds(closes[-1], cumulative[0], spread[0],
+                                              predictor.half_widths(0.95, horizon, adjust))
+        expected = Forecast(closes[-1] * np.exp(cumulative[0]), lower_80, upper_80, lower_95, upper_95, drift)
+        batched, _ = predictor.forecast_with_backtest(closes, horizon, 20, adjust)
+        for got in (batched, predictor.forecast(closes, horizon, adjustment=adjust)):
+            for name in Forecast.__dataclass_fields__:
+                np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=1e-9, err_msg=name)
+        np.testing.assert_array_equal(batched.drift, drift)
+
+
 def test_one_step_backtest_uses_only_earlier_closes(predictor):
     closes = GSPC[-200:].copy()
     predicted, actual = predictor.one_step_backtest(closes, 20)

@@ -110,3 +110,20 @@ def test_a_postgres_registry_from_before_migrations_upgrades_and_keeps_every_row
     with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
         conn.execute(old_sql)
     assert_upgrade_keeps_every_row(pg_url)
+
+
+def test_rollups_and_pruning_on_postgres(registry):
+    """The roll-ups equal a scan of the raw rows, and pruning keeps the figures of the days kept."""
+    from app.monitoring import rollups
+    from app.monitoring.retention import prune
+    from tests.test_rollups import TODAY, assert_same_measures, fill, kept_figures, raw_groups, rollup_rows, validate
+
+    fill(registry, days=50, forecasts_per_day=1)
+    validate(registry)
+    for table, keys in rollups.ROLLUPS:
+        assert_same_measures(rollup_rows(registry, table, keys), raw_groups(registry, keys))
+    before = performance_report(registry, today=TODAY, window_days=7)
+    result = prune(registry, keep_days=30, today=TODAY, batch=50)
+    assert result.deleted > 100
+    after = performance_report(registry, today=TODAY, window_days=7)
+    assert kept_figures(after, result.kept_from) == kept_figures(before, result.kept_from)

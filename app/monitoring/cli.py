@@ -1,4 +1,4 @@
-"""`flask --app app monitoring validate|report`: validation and a one-line summary for schedulers and cron."""
+"""`flask --app app monitoring validate|report|prune`: validation, a one-line summary and retention, for cron."""
 from __future__ import annotations
 
 import json
@@ -62,6 +62,19 @@ def report_command(ticker):
     mape = "n/a" if m["mape"] is None else f"{m['mape']:.3f}%"
     rmae = "n/a" if m["rmae"] is None else f"{m['rmae']:.3f}"
     click.echo(f"validated {counts['validated']}, pending {counts['pending']}, MAPE {mape}, rMAE {rmae}")
+
+
+@monitoring_cli.command("prune")
+@click.option("--keep-days", type=click.IntRange(min=1), metavar="N",
+              help="keep forecasts whose target date is within the last N days  [default: $RETENTION_DAYS, 400]")
+def prune_command(keep_days):
+    """Delete old forecasts; their errors stay in the report's daily roll-ups (docs/performance.md)."""
+    from flask import current_app
+
+    from app.monitoring.retention import prune
+
+    registry = _command_registry()
+    click.echo(prune(registry, keep_days or current_app.config["RETENTION_DAYS"]).summary())
 
 
 def _command_registry():

@@ -16,7 +16,7 @@ import time
 from sqlalchemy import func, select
 
 from app.intervals import HORIZON_BUCKETS, LEVELS, TRACKING_RATE, horizon_bucket, level_key
-from app.monitoring.storage import VALIDATED_ONLY, forecasts
+from app.monitoring.storage import horizon_errors
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +25,16 @@ log = logging.getLogger(__name__)
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
 CACHE_SECONDS = 60.0  # one registry read per worker a minute; validation runs hourly at most
 
-c = forecasts.c
+h = horizon_errors.c
 _cache: dict = {}
 
 
 def bucket_factors(registry, model_version: str) -> dict:
     """{level key: {bucket label: factor}} from the validated forecasts of `model_version`."""
-    inside = {"80": c.inside_80, "95": c.inside_95}
-    stmt = (select(c.horizon_step, *(func.count(inside[level_key(lv)]) for lv in LEVELS),
-                   *(func.sum(inside[level_key(lv)]) for lv in LEVELS))
-            .where(VALIDATED_ONLY, c.model_version == model_version).group_by(c.horizon_step))
+    # From the per-horizon roll-up (checked_80 = count(inside_80), inside_80 = sum(inside_80), ...), not a scan.
+    stmt = (select(h.horizon_step, *(func.sum(h[f"checked_{level_key(lv)}"]) for lv in LEVELS),
+                   *(func.sum(h[f"inside_{level_key(lv)}"]) for lv in LEVELS))
+            .where(h.model_version == model_version).group_by(h.horizon_step))
     excess = {level_key(lv): {label: 0.0 for label, _, _ in HORIZON_BUCKETS} for lv in LEVELS}
     with registry.engine.connect() as conn:
         for row in conn.execute(stmt):

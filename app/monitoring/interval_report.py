@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import case, func
-
 from app.intervals import HORIZON_BUCKETS, LEVELS, horizon_bucket, level_key
 from app.monitoring.storage import forecasts
 from app.thresholds import (
@@ -19,20 +17,6 @@ from app.thresholds import (
 
 c = forecasts.c
 KEYS = tuple(level_key(level) for level in LEVELS)
-
-
-def sum_columns() -> list:
-    """Additive aggregates (merged across groups like the error sums): drift errors and interval hits."""
-    inside = {"80": c.inside_80, "95": c.inside_95}
-    return [
-        func.count(c.drift_abs_error).label("drift_n"),
-        func.sum(c.drift_abs_error).label("drift_sum_abs"),
-        func.sum(c.drift_ape).label("drift_sum_ape"),
-        # The model's errors on the rows with a drift forecast, so rMAE vs drift compares like with like.
-        func.sum(case((c.drift_abs_error.isnot(None), c.abs_error), else_=0.0)).label("sum_abs_with_drift"),
-        *(func.count(inside[key]).label(f"checked_{key}") for key in KEYS),
-        *(func.sum(inside[key]).label(f"inside_{key}") for key in KEYS),
-    ]
 
 
 def combine(total) -> dict:

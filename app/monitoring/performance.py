@@ -1,14 +1,21 @@
-"""The production performance report: errors of validated forecasts, naive baseline, history, degradation."""
+"""The production performance report: errors of validated forecasts, naive baseline, history, degradation.
+
+The figures come from the roll-ups (app/monitoring/rollups.py: daily_errors per target date, ticker and version;
+horizon_errors per ticker, horizon step and version; ticker_counts), not from a scan of every forecast. One case
+still scans raw forecasts: the errors per horizon step over a period (?period=...), since the per-horizon roll-up
+has no dates; that scan reads the period's validated forecasts only (pruned days have none).
+"""
 from __future__ import annotations
 
 import datetime as dt
 import math
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from app.monitoring import interval_report
+from app.monitoring.measures import over_rollup, over_rows
 from app.monitoring.registry import STATUSES, ForecastRegistry, as_date
-from app.monitoring.storage import VALIDATED_ONLY, forecasts
+from app.monitoring.storage import VALIDATED_ONLY, daily_errors, forecasts, horizon_errors, ticker_counts
 from app.monitoring.tickers import UNKNOWN_TICKER
 from app.thresholds import MAPE_QUALITY_BAND, QUALITY_WINDOW_DAYS
 
@@ -22,37 +29,11 @@ MAX_TICKERS = 100
 SHADOW_ROLE = "challenger"
 
 c = forecasts.c
-_VALIDATED = VALIDATED_ONLY
-_HAS_NAIVE = c.naive_abs_error.isnot(None)
-
-
-def _sum_columns():
-    """Additive aggregates over validated rows, so groups can be merged: the model's and the naive's errors."""
-    return [
-        func.count().label("n"),
-        func.sum(c.abs_error).label("sum_abs"),
-        func.sum(c.ape).label("sum_ape"),
-        func.sum(c.abs_error * c.abs_error).label("sum_sq"),
-        func.min(c.ape).label("min_ape"),
-        func.max(c.ape).label("max_ape"),
-        func.min(c.abs_error).label("min_abs_error"),
-        func.max(c.abs_error).label("max_abs_error"),
-        func.sum(c.predicted).label("sum_predicted"),
-        func.sum(c.actual).label("sum_actual"),
-        func.count(c.naive_abs_error).label("naive_n"),
-        func.sum(c.naive_abs_error).label("naive_sum_abs"),
-        func.sum(c.naive_ape).label("naive_sum_ape"),
-        func.sum(c.naive_abs_error * c.naive_abs_error).label("naive_sum_sq"),
-        func.min(c.naive_ape).label("naive_min_ape"),
-        func.max(c.naive_ape).label("naive_max_ape"),
-        # The model's errors on the rows that have a naive forecast, so rMAE compares like with like.
-        func.sum(case((_HAS_NAIVE, c.abs_error), else_=0.0)).label("sum_abs_with_naive"),
-        *interval_report.sum_columns(),
-    ]
+daily, horizon, counts_c = daily_errors.c, horizon_errors.c, ticker_counts.c
 
 
 def _combine(groups) -> dict:
-    """The report's error block from one or more aggregate rows (mappings of _sum_columns)."""
+    """The report's error block from one or more aggregate rows (mappings of app.monitoring.measures)."""
     groups = [g for g in groups if g["n"]]
     n = sum(int(g["n"]) for g in groups)
     if n == 0:
@@ -84,12 +65,17 @@ def _combine(groups) -> dict:
     }
 
 
-def _groups(registry: ForecastRegistry, keys: list, ticker=None, since=None, until=None,
+def _groups(registry: ForecastRegistry, table, keys: list[str], ticker=None, since=None, until=None,
             model_version=None) -> list[dict]:
-    """One aggregate row per distinct value of `keys` (all validated rows in one group when keys is empty)."""
-    stmt = select(*keys, *_sum_columns()).where(_VALIDATED, *_filters(ticker, since, until, model_version))
+    """One aggregate row per distinct value of `keys` (all in one group when keys is empty), merged from the
+    roll-up `table`, or scanned from validated forecasts when `table` is forecasts (the one fallback)."""
+    cols = table.c
+    columns = [cols[k] for k in keys]
+    measures = over_rows(cols) if table is forecasts else over_rollup(cols)
+    where = _filters(ticker, since, until, model_version, cols)
+    stmt = select(*columns, *measures).where(*([VALIDATED_ONLY] if table is forecasts else []), *where)
     if keys:
-        stmt = stmt.group_by(*keys).order_by(*keys)
+        stmt = stmt.group_by(*columns).order_by(*columns)
     with registry.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(stmt)]
 
@@ -100,14 +86,14 @@ def error_summary(registry: ForecastRegistry, ticker: str | None = None, since=N
 
     Of the answers users got, or with `model_version` of that version's forecasts (answered or shadowed).
     """
-    return _combine(_groups(registry, [], ticker, since, until, model_version))
+    return _combine(_groups(registry, daily_errors, [], ticker, since, until, model_version))
 
 
 def daily_history(registry: ForecastRegistry, ticker: str | None, since, until,
                   model_version: str | None = None) -> list[dict]:
     """Errors per target date (days with validated forecasts only), oldest first."""
     return [{"date": as_date(g["target_date"]).isoformat(), **_table_row(_combine([g]))}
-            for g in _groups(registry, [c.target_date], ticker, since, until, model_version)]
+            for g in _groups(registry, daily_errors, ["target_date"], ticker, since, until, model_version)]
 
 
 def _split(groups: list[dict], key: str) -> dict:
@@ -119,24 +105,32 @@ def _split(groups: list[dict], key: str) -> dict:
 
 def all_time_errors(registry: ForecastRegistry, ticker: str | None, since=None, until=None,
                     model_version: str | None = None) -> tuple[dict, list[dict], dict]:
-    """Overall errors, errors per horizon step and errors per ticker, from one scan grouped by both
-    (all target dates, or those from since to until).
+    """Overall errors, errors per horizon step and errors per ticker (all target dates, or those from since to
+    until).
 
+    All target dates: one read of the per-ticker-and-horizon roll-up. A period: per ticker (and overall) from the
+    daily roll-up, per horizon by a scan of the period's validated forecasts (the roll-up has no dates).
     Per horizon: a 30-day-ahead forecast is expected to miss by more than a 1-day one.
     """
-    groups = _groups(registry, [c.ticker, c.horizon_step], ticker, since, until, model_version)
-    horizons = [{"horizon_step": int(step), **_table_row(_combine(rows))}
-                for step, rows in sorted(_split(groups, "horizon_step").items())]
+    if since is None and until is None:
+        groups = _groups(registry, horizon_errors, ["ticker", "horizon_step"], ticker, None, None, model_version)
+        by_step = _split(groups, "horizon_step")
+    else:
+        groups = _groups(registry, daily_errors, ["ticker"], ticker, since, until, model_version)
+        by_step = {g["horizon_step"]: [g] for g in
+                   _groups(registry, forecasts, ["horizon_step"], ticker, since, until, model_version)}
+    horizons = [{"horizon_step": int(step), **_table_row(_combine(rows))} for step, rows in sorted(by_step.items())]
     tickers = {name: _table_row(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
     return _combine(groups), horizons, tickers
 
 
 def per_ticker(registry: ForecastRegistry, errors_by_ticker: dict, model_version: str | None = None) -> list[dict]:
     """Counts and errors for each ticker (the MAX_TICKERS busiest), most forecasts first."""
-    counts = (select(c.ticker, func.sum(case((c.status == "validated", 1), else_=0)).label("validated"),
-                     func.sum(case((c.status == "pending", 1), else_=0)).label("pending"))
-              .where(*_filters(None, None, None, model_version)).group_by(c.ticker)
-              .order_by(func.count().desc(), c.ticker).limit(MAX_TICKERS))
+    total = func.sum(counts_c.validated + counts_c.pending)
+    counts = (select(counts_c.ticker, func.sum(counts_c.validated).label("validated"),
+                     func.sum(counts_c.pending).label("pending"))
+              .where(*_filters(None, None, None, model_version, counts_c)).group_by(counts_c.ticker)
+              .having(total > 0).order_by(total.desc(), counts_c.ticker).limit(MAX_TICKERS))
     with registry.engine.connect() as conn:
         rows = conn.execute(counts).all()
     empty = _table_row(_no_errors_block())
@@ -242,22 +236,23 @@ def _window(start: dt.date, stop: dt.date, summary: dict) -> dict:
 def forecast_counts(registry: ForecastRegistry, ticker: str | None = None,
                     model_version: str | None = None) -> dict[str, int]:
     """Forecasts per status: the answers users got, or one version's forecasts (as the report counts them)."""
-    stmt = (select(c.status, func.count()).where(*_filters(ticker, None, None, model_version))
-            .group_by(c.status))
+    stmt = (select(func.sum(counts_c.pending).label("pending"), func.sum(counts_c.validated).label("validated"))
+            .where(*_filters(ticker, None, None, model_version, counts_c)))
     with registry.engine.connect() as conn:
-        found = dict(conn.execute(stmt).all())
-    return {status: int(found.get(status, 0)) for status in STATUSES}
+        found = conn.execute(stmt).one()._mapping
+    return {status: int(found[status] or 0) for status in STATUSES}
 
 
-def _filters(ticker, since, until, model_version=None) -> list:
+def _filters(ticker, since, until, model_version=None, cols=c) -> list:
+    """Conditions on forecasts or a roll-up (columns `cols`; dates only where it has target_date)."""
     # One version's forecasts, or the answers users got: a shadow forecast was never shown to anyone.
-    where = [c.model_version == model_version] if model_version is not None else [c.role != SHADOW_ROLE]
+    where = [cols.model_version == model_version] if model_version is not None else [cols.role != SHADOW_ROLE]
     if ticker is not None:
-        where.append(c.ticker == ticker)
+        where.append(cols.ticker == ticker)
     if since is not None:
-        where.append(c.target_date >= as_date(since))
+        where.append(cols.target_date >= as_date(since))
     if until is not None:
-        where.append(c.target_date <= as_date(until))
+        where.append(cols.target_date <= as_date(until))
     return where
 
 

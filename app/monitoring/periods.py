@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.errors import InvalidInput
 from app.monitoring.registry import ForecastRegistry, as_date
-from app.monitoring.storage import VALIDATED_ONLY, forecasts
+from app.monitoring.storage import daily_errors
 
 DATA_PERIOD = "data"
 # Period name -> days up to yesterday; "data" runs from the first to the last validated target date.
@@ -19,8 +19,8 @@ PERIOD_LABELS = {DATA_PERIOD: "Days with validated forecasts", "30": "Last 30 da
 
 def validated_range(registry: ForecastRegistry, ticker: str | None = None) -> tuple[dt.date, dt.date] | None:
     """The first and last target dates of validated forecasts, or None when none is validated."""
-    c = forecasts.c
-    stmt = select(func.min(c.target_date), func.max(c.target_date)).where(VALIDATED_ONLY)
+    c = daily_errors.c  # the daily roll-up has a row for each day with validated forecasts, pruned or not
+    stmt = select(func.min(c.target_date), func.max(c.target_date))
     if ticker is not None:
         stmt = stmt.where(c.ticker == ticker)
     with registry.engine.connect() as conn:

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.monitoring import rollups
 from app.monitoring.storage import (
     actuals,
     dialect_insert,
@@ -19,48 +18,21 @@ from app.monitoring.storage import (
     make_engine,
     probe_write,
     sqlite_url,
+    ticker_counts,
     upgrade_schema,
 )
 from app.monitoring.tickers import UNKNOWN_TICKER
+from app.monitoring.values import as_date, closes_series, input_fingerprint
 from app.monitoring.wal import WalCheckpointer
+
+# The value helpers stay importable from here, where callers have always found them.
+__all__ = ["STATUSES", "VALIDATION_FIELDS", "ForecastRegistry", "as_date", "closes_series", "input_fingerprint"]
 
 STATUSES = ("pending", "validated")
 _IDENTITY = ["input_hash", "model_version", "ticker", "target_date"]
-
-
-def as_date(value) -> dt.date:
-    """A date from a date, datetime, pandas Timestamp or ISO string."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return pd.Timestamp(value).date()
-
-
-def input_fingerprint(closes: Iterable[float], last_date=None) -> str:
-    """Stable hash of the closes a forecast was computed from (the same input gives the same hash)."""
-    digest = hashlib.sha256(np.ascontiguousarray(np.asarray(closes, dtype=np.float64)).tobytes())
-    if last_date is not None:
-        digest.update(as_date(last_date).isoformat().encode())
-    return digest.hexdigest()[:32]
-
-
-def closes_series(frame_or_series) -> pd.Series:
-    """The close column of a parsed price frame (or a Series) as a float Series by ascending unique date."""
-    series = frame_or_series["close"] if isinstance(frame_or_series, pd.DataFrame) else pd.Series(frame_or_series)
-    values = np.asarray(series.to_numpy(), dtype=np.float64)
-    index = series.index
-    # Fast path (taken on every /predict): the CSV parser already gives ascending, unique, midnight dates.
-    if not (isinstance(index, pd.DatetimeIndex) and index.tz is None and index.is_monotonic_increasing
-            and index.is_unique and index.is_normalized):
-        index = pd.DatetimeIndex(index)
-        if index.tz is not None:
-            index = index.tz_localize(None)  # keep the exchange's calendar date
-        clean = pd.Series(values, index=index.normalize())
-        clean = clean[~clean.index.duplicated(keep="last")].sort_index()
-        index, values = clean.index, clean.to_numpy()
-    known = ~np.isnan(values)
-    return pd.Series(values[known], index=index[known], name="close")
+# What validation writes on each forecast besides its status (mark_validated's rows carry these keys).
+VALIDATION_FIELDS = ("actual", "actual_date", "abs_error", "ape", "naive_abs_error", "naive_ape",
+                     "drift_abs_error", "drift_ape", "inside_80", "inside_95")
 
 
 class ForecastRegistry:
@@ -82,6 +54,12 @@ class ForecastRegistry:
                                                             set_={"close": upsert.excluded.close},
                                                             where=actuals.c.close != upsert.excluded.close)
                                .execution_options(preserve_rowcount=True))
+        # One statement for every row a validation run writes (executemany); the status guard makes concurrent
+        # validators count each forecast once.
+        self._validate_row = (update(forecasts)
+                              .where(forecasts.c.id == bindparam("row_id"), forecasts.c.status == "pending")
+                              .values(status="validated", validated_at=bindparam("row_validated_at"),
+                                      **{k: bindparam(f"row_{k}") for k in VALIDATION_FIELDS}))
         if create:
             upgrade_schema(self.engine)
 
@@ -100,7 +78,7 @@ class ForecastRegistry:
         self.engine.dispose()
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); remembers failures for readiness checks."""
         try:
             with self.engine.connect() as conn:
@@ -113,6 +91,16 @@ class ForecastRegistry:
         self.last_error = None
         if self._checkpointer is not None:
             self._checkpointer.ensure_running()
+
+    def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the database now (nothing on PostgreSQL).
+
+        Bulk jobs call it between batches: the background checkpoints never catch up with back-to-back
+        transactions, and the log then grows by gigabytes (4 GB while pruning 470,000 forecasts).
+        """
+        if self._checkpointer is not None:
+            with self.engine.connect() as conn:
+                self._checkpointer.checkpoint(conn.connection.dbapi_connection)
 
     def recheck(self) -> str | None:
         """After a failed write, probe with an empty write so readiness recovers without new traffic."""
@@ -135,57 +123,87 @@ class ForecastRegistry:
     def register_forecasts(self, ticker: str, made_at, last_close: float | None,
                            forecast_rows: Iterable[Mapping], model_version: str,
                            request_id: str | None, input_hash: str, role: str = "champion",
-                           shadows: Iterable[tuple[str, Iterable[Mapping]]] = ()) -> int:
+                           shadows: Iterable[tuple[str, Iterable[Mapping]]] = (), closes=None) -> int:
         """Store forecast_rows ({date, close, lower_80, ...}, step 1 first); returns how many were new.
 
         `shadows` are (model_version, rows) of challengers that forecast the same input: they are stored in the
         same transaction with role "challenger", so a forecast and its shadows are kept or lost together.
+        `closes` (a price frame or Series), when given, are stored as realised closes in the same transaction,
+        as record_actuals would (one commit per forecast request instead of two).
         """
         common = {"ticker": ticker, "made_at": as_date(made_at), "request_id": request_id,
                   "input_hash": input_hash, "created_at": dt.datetime.now(dt.UTC),
                   "last_close": None if last_close is None else float(last_close), "status": "pending"}
-        rows = _rows(common, model_version, role, forecast_rows)
+        # One group per model version: each gets its own pending count in the roll-ups.
+        groups = [(str(model_version), role, _rows(common, model_version, role, forecast_rows))]
         for shadow_version, shadow_rows in shadows:
-            rows += _rows(common, shadow_version, "challenger", shadow_rows)
-        if not rows:
+            groups.append((str(shadow_version), "challenger", _rows(common, shadow_version, "challenger", shadow_rows)))
+        groups = [g for g in groups if g[2]]
+        if not groups:
             return 0
         # executemany of one cached statement: a multi-row VALUES would be recompiled on every call (~8 ms for
         # 30 rows). preserve_rowcount keeps the driver's count of inserted rows (conflicts count 0).
-        with self._writing() as conn:
-            return max(conn.execute(self._insert_forecast, rows).rowcount, 0)
+        actual_rows = [] if closes is None else self._actual_rows(ticker, closes)
+        total = 0
+        with self.writing() as conn:
+            changes = []
+            for version, group_role, rows in groups:
+                new = max(conn.execute(self._insert_forecast, rows).rowcount, 0)
+                if new:
+                    changes.append({"ticker": ticker, "role": group_role, "model_version": version, "pending": new})
+                total += new
+            rollups.change_counts(conn, changes)
+            if actual_rows:
+                conn.execute(self._upsert_actual, actual_rows)
+        return total
 
     def record_actuals(self, ticker: str, frame_or_series, since=None) -> int:
         """Store realised closes for ticker (newer uploads overwrite); returns rows added or changed.
 
         Only dates >= since are kept when since is given.
         """
+        rows = self._actual_rows(ticker, frame_or_series, since)
+        if not rows:
+            return 0
+        with self.writing() as conn:
+            return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
+
+    @staticmethod
+    def _actual_rows(ticker: str, frame_or_series, since=None) -> list[dict]:
+        """Rows of the actuals table for ticker's closes (none for an unnamed upload: they could be any stock's)."""
         if ticker == UNKNOWN_TICKER:
-            return 0  # closes of an unnamed upload could belong to any stock
+            return []
         series = closes_series(frame_or_series)
         if since is not None:
             series = series[series.index >= pd.Timestamp(as_date(since))]
-        if series.empty:
-            return 0
-        rows = [{"ticker": ticker, "date": day, "close": close}
+        return [{"ticker": ticker, "date": day, "close": close}
                 for day, close in zip(series.index.date, series.to_numpy().tolist(), strict=True)]
-        with self._writing() as conn:
-            return max(conn.execute(self._upsert_actual, rows).rowcount, 0)
 
     def mark_validated(self, results: Iterable[Mapping]) -> list[int]:
-        """Set actual/error fields of still-pending forecasts; returns the ids this call validated."""
+        """Set actual/error fields of still-pending forecasts and merge them into the roll-ups, in one transaction.
+
+        Returns the ids this call validated (in the order given); a forecast another validator has just done is
+        skipped, so each is counted once.
+        """
         now = dt.datetime.now(dt.UTC)
+        by_id = {r["id"]: r for r in results}
         done = []
-        with self._writing() as conn:
-            for r in results:
-                values = {k: r[k] for k in ("actual", "actual_date", "abs_error", "ape",
-                                            "naive_abs_error", "naive_ape")}
-                values.update({k: r.get(k) for k in ("drift_abs_error", "drift_ape", "inside_80", "inside_95")})
-                stmt = (update(forecasts)
-                        .where(forecasts.c.id == r["id"], forecasts.c.status == "pending")
-                        .values(status="validated", validated_at=now, **values))
-                # The status guard makes concurrent validators count each forecast once.
-                if conn.execute(stmt).rowcount == 1:
-                    done.append(r["id"])
+        with self.writing() as conn:
+            for chunk in rollups.chunked(list(by_id)):
+                # FOR UPDATE: on PostgreSQL a concurrent validator waits here instead of validating the same rows.
+                # Status checked here, not in SQL: SQLite would scan the status index instead of the ids.
+                found = {r.id: (r.ticker, r.role, r.model_version) for r in conn.execute(
+                    select(forecasts.c.id, forecasts.c.ticker, forecasts.c.role, forecasts.c.model_version,
+                           forecasts.c.status)
+                    .where(forecasts.c.id.in_(chunk)).with_for_update()) if r.status == "pending"}
+                ids = [i for i in chunk if i in found]
+                if not ids:
+                    continue
+                conn.execute(self._validate_row, [
+                    {"row_id": i, "row_validated_at": now, **{f"row_{k}": by_id[i].get(k) for k in VALIDATION_FIELDS}}
+                    for i in ids])
+                rollups.add_validated(conn, ids, [found[i] for i in ids], now)
+                done.extend(ids)
         return done
 
     # --- reads --------------------------------------------------------------------------------------
@@ -224,18 +242,19 @@ class ForecastRegistry:
         return pd.Series([r.close for r in rows], index=index, dtype="float64", name="close")
 
     def counts(self, ticker: str | None = None) -> dict[str, int]:
-        """Number of forecasts per status."""
-        stmt = select(forecasts.c.status, func.count()).group_by(forecasts.c.status)
+        """Number of forecasts per status (from the per-ticker counts, not a scan)."""
+        t = ticker_counts.c
+        stmt = select(func.sum(t.pending), func.sum(t.validated))
         if ticker is not None:
-            stmt = stmt.where(forecasts.c.ticker == ticker)
+            stmt = stmt.where(t.ticker == ticker)
         with self.engine.connect() as conn:
-            found = dict(conn.execute(stmt).all())
-        return {status: int(found.get(status, 0)) for status in STATUSES}
+            pending, validated = conn.execute(stmt).one()
+        return {"pending": int(pending or 0), "validated": int(validated or 0)}
 
     def last_validated_at(self) -> dt.datetime | None:
         """When a forecast was last validated, or None."""
         with self.engine.connect() as conn:
-            latest = conn.execute(select(func.max(forecasts.c.validated_at))).scalar_one()
+            latest = conn.execute(select(func.max(ticker_counts.c.last_validated_at))).scalar_one()
         if latest is not None and latest.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
             latest = latest.replace(tzinfo=dt.UTC)
         return latest

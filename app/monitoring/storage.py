@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from app.monitoring.measures import MEASURES
 from app.monitoring.wal import JOURNAL_SIZE_LIMIT
 
 log = logging.getLogger(__name__)
@@ -79,22 +80,14 @@ forecasts = Table(
     # input_hash first: the rows of one request are neighbours in the index, so a 30-day forecast dirties
     # a couple of index pages instead of one page per target date.
     UniqueConstraint("input_hash", "model_version", "ticker", "target_date", name="uq_forecasts_identity"),
-    Index("ix_forecasts_status_target", "status", "target_date"),
-    Index("ix_forecasts_ticker_status", "ticker", "status"),
+    Index("ix_forecasts_status_target", "status", "target_date"),  # validation: pending forecasts now due
+    Index("ix_forecasts_ticker_id", "ticker", "id"),  # a ticker's latest forecasts, newest first
 )
 
-# The performance report aggregates validated forecasts only. This partial index holds every column those
-# scans read (status included, or SQLite would still visit the table), in the report's grouping order
-# (role and model_version select served or one version's forecasts, the 80% bounds give the coverage);
-# registration inserts 'pending' rows and never writes to it. Queries spell the condition as VALIDATED_ONLY
-# (a literal, not a bound parameter) so that SQLite can prove the index applies.
+# Scans of validated forecasts (the fallbacks the roll-ups do not serve) spell the condition as this literal,
+# not a bound parameter, so that a partial index on it could apply. The wide covering index of validated rows is
+# gone (Alembic 0004): the report reads the roll-ups, and every validation wrote a wide entry into it.
 VALIDATED_ONLY = forecasts.c.status == literal_column("'validated'")
-Index("ix_forecasts_validated_errors", forecasts.c.status, forecasts.c.ticker, forecasts.c.horizon_step,
-      forecasts.c.target_date, forecasts.c.abs_error, forecasts.c.ape, forecasts.c.naive_abs_error,
-      forecasts.c.naive_ape, forecasts.c.predicted, forecasts.c.actual, forecasts.c.drift_abs_error,
-      forecasts.c.drift_ape, forecasts.c.inside_80, forecasts.c.inside_95, forecasts.c.role,
-      forecasts.c.model_version, forecasts.c.lower_80, forecasts.c.upper_80,
-      sqlite_where=VALIDATED_ONLY, postgresql_where=VALIDATED_ONLY)
 
 # Every change of champion, oldest first: the newest row names the serving champion (workers read it, so a
 # promotion reaches all of them and survives restarts); the earlier rows are the history to roll back along.
@@ -117,14 +110,57 @@ actuals = Table(
     Column("close", Float, nullable=False),
 )
 
+# Roll-ups of validated forecasts, kept current by validation (app/monitoring/rollups.py): the performance report
+# reads these small tables instead of every forecast, and they outlive the forecasts that retention prunes.
 
-def dialect_insert(engine: Engine, table: Table):
-    """An INSERT construct that supports on_conflict_do_nothing/update for the engine's dialect."""
-    if engine.dialect.name == "postgresql":
+
+def _measure_columns() -> list[Column]:
+    return [Column(m.name, m.sql_type) for m in MEASURES]
+
+
+# role and model_version are in every key: the report shows the answers users got (role != challenger) or one
+# version's forecasts (?model_version=V), and a roll-up row must belong to one side of either filter.
+def _version_columns() -> list[Column]:
+    return [Column("role", String(10), primary_key=True), Column("model_version", String(64), primary_key=True)]
+
+
+daily_errors = Table(  # per target date, ticker and version: history, periods, degradation windows
+    "daily_errors",
+    metadata,
+    Column("target_date", Date, primary_key=True),
+    Column("ticker", String(15), primary_key=True),
+    *_version_columns(),
+    *_measure_columns(),
+)
+
+horizon_errors = Table(  # per ticker, horizon step and version, all time: overall, per-horizon, per-ticker
+    "horizon_errors",
+    metadata,
+    Column("ticker", String(15), primary_key=True),
+    Column("horizon_step", Integer, primary_key=True),
+    *_version_columns(),
+    *_measure_columns(),
+)
+
+ticker_counts = Table(  # forecasts per ticker, version and status, updated by registration, validation, pruning
+    "ticker_counts",
+    metadata,
+    Column("ticker", String(15), primary_key=True),
+    *_version_columns(),
+    Column("pending", Integer, nullable=False, server_default="0"),
+    Column("validated", Integer, nullable=False, server_default="0"),
+    Column("last_validated_at", DateTime(timezone=True)),
+)
+
+
+def dialect_insert(engine: Engine | str, table: Table):
+    """An INSERT construct that supports on_conflict_do_nothing/update for the engine's dialect (or its name)."""
+    name = engine if isinstance(engine, str) else engine.dialect.name
+    if name == "postgresql":
         return postgresql.insert(table)
-    if engine.dialect.name == "sqlite":
+    if name == "sqlite":
         return sqlite.insert(table)
-    raise ValueError(f"unsupported database dialect {engine.dialect.name!r}: use sqlite or postgresql")
+    raise ValueError(f"unsupported database dialect {name!r}: use sqlite or postgresql")
 
 
 def sqlite_url(path: str) -> str:
