@@ -10,19 +10,22 @@ from app.baselines import drift_cumulative, drift_rate
 from app.forecasting import realised_log_returns, trailing_volatility
 from app.volatility import GarchParams, cumulative_spread, next_day_variance
 
+SEED = 12
+RNG = np.random.default_rng(SEED)
 
 
-def seeded(seed=12):
-    """A generator of its own for each use: the draws, and so the figures asserted, do not depend on which tests
-    ran before (tests run in random order)."""
-    return np.random.default_rng(seed)
-
+@pytest.fixture(autouse=True)
+def _fresh_generator():
+    """Each test draws from the generator as if it ran first: tests run in random order, and a shared generator
+    would hand each one different draws, and so different figures, in each order."""
+    global RNG
+    RNG = np.random.default_rng(SEED)
 TRUE = GarchParams(alpha=0.08, beta=0.90, history=500, floor=1e-5)
 
 
 def simulate_garch(n, params=TRUE, daily_sd=0.012, rng=None):
     """Returns whose variance follows GARCH(1,1) around daily_sd**2: calm and turbulent spells alternate."""
-    rng = seeded() if rng is None else rng
+    rng = RNG if rng is None else rng
     target = daily_sd ** 2
     omega = (1 - params.alpha - params.beta) * target
     sigma2, out = target, np.empty(n)
@@ -46,7 +49,7 @@ def regime_coverage(returns, origins, spread, calibrate, level, horizon):
 
 @pytest.fixture(scope="module")
 def heteroscedastic():
-    returns = simulate_garch(12_000)
+    returns = simulate_garch(12_000, rng=np.random.default_rng(SEED))  # module-scoped: its own generator
     origins = np.arange(600, len(returns) - 30)
     return returns, origins
 
@@ -67,7 +70,7 @@ def test_garch_intervals_hold_in_calm_and_turbulent_markets_where_fixed_ones_mis
 
 
 def test_next_day_variance_is_the_textbook_recursion_with_variance_targeting():
-    returns = seeded().normal(0, 0.01, 50)
+    returns = RNG.normal(0, 0.01, 50)
     params = GarchParams(alpha=0.1, beta=0.8, history=30, floor=1e-6)
     sigma2, target = next_day_variance(returns, np.array([40]), params)
     window = returns[10:40]
@@ -79,7 +82,7 @@ def test_next_day_variance_is_the_textbook_recursion_with_variance_targeting():
 
 
 def test_spread_reverts_to_the_long_run_variance_over_the_horizon():
-    calm_then_storm = np.concatenate([seeded().normal(0, 0.01, 400), seeded().normal(0, 0.04, 10)])
+    calm_then_storm = np.concatenate([RNG.normal(0, 0.01, 400), RNG.normal(0, 0.04, 10)])
     spread = cumulative_spread(calm_then_storm, np.array([410]), 600, TRUE)[0]
     _, target = next_day_variance(calm_then_storm, np.array([410]), TRUE)
     daily = np.diff(np.concatenate([[0.0], spread ** 2]))
@@ -89,7 +92,7 @@ def test_spread_reverts_to_the_long_run_variance_over_the_horizon():
 
 
 def test_an_early_origin_reads_only_the_history_it_has():
-    returns = seeded().normal(0, 0.01, 700)
+    returns = RNG.normal(0, 0.01, 700)
     both, _ = next_day_variance(returns, np.array([30, 650]), TRUE)
     alone, _ = next_day_variance(returns, np.array([30]), TRUE)
     assert both[0] == pytest.approx(alone[0])
@@ -105,8 +108,8 @@ def test_garch_params_refuse_explosive_values():
 def test_tracking_restores_coverage_after_the_scale_doubles():
     n, level = 6000, 0.8
     scale = np.where(np.arange(n) < n // 2, 1.0, 2.0)
-    scores = np.abs(seeded().standard_normal(n)) * scale
-    q0 = float(np.quantile(np.abs(seeded().standard_normal(5000)), level))
+    scores = np.abs(RNG.standard_normal(n)) * scale
+    q0 = float(np.quantile(np.abs(RNG.standard_normal(5000)), level))
     tracked = intervals.track_quantile(scores, np.arange(n) + 5, q0, level, rate=0.02)
     second = slice(n // 2 + 1000, None)  # after the tracker had time to adapt
     static_cover = np.mean(scores[second] <= q0)
