@@ -106,7 +106,7 @@ class Stack:
                              f"{self.compose('logs', '--tail', '40', service, check=False).stdout}")
 
     def mounted_volumes(self):
-        """Every volume the project's containers mount, named or anonymous (the image's VOLUME makes one)."""
+        """Every volume the project's containers mount, named or anonymous (an image's VOLUME would make one)."""
         ids = self.compose("ps", "-a", "-q").stdout.split()
         found = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True).stdout or "[]")
         return {m["Name"] for c in found for m in c["Mounts"] if m["Type"] == "volume"}
@@ -155,7 +155,8 @@ def running(stack: Stack):
         started = time.monotonic()
         stack.compose("up", "-d", "--build", *run, timeout=1200)
         stack.wait_healthy("api", HEALTHY_WITHIN_S)
-        print(f"api healthy {time.monotonic() - started:.1f}s after `up` returned")
+        stack.wait_healthy(PUBLIC, HEALTHY_WITHIN_S)
+        print(f"api and {PUBLIC} healthy {time.monotonic() - started:.1f}s after `up` returned")
         yield stack
     finally:
         volumes = stack.mounted_volumes()
@@ -275,6 +276,7 @@ def test_stop_then_up_keeps_the_registry(stack):
     stack.compose("stop")
     stack.compose("up", "-d", *stack.services)
     stack.wait_healthy("api", HEALTHY_WITHIN_S)
+    stack.wait_healthy(PUBLIC, HEALTHY_WITHIN_S)  # nginx starts once the API is healthy
     assert before["request_id"] in _registered_request_ids(stack)
 
 
