@@ -67,3 +67,14 @@ def run_processes(target, arg_tuples, timeout=120):
     for proc in procs:
         proc.join(timeout)
     return [proc.exitcode for proc in procs]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_seeded_generator(request):
+    """A test module with SEED and RNG starts each test from a new generator of that seed: tests run in random
+    order, and one shared generator would hand each test different draws, and so different figures, per order."""
+    module = request.module
+    if hasattr(module, "SEED") and hasattr(module, "RNG"):
+        import numpy as np
+
+        module.RNG = np.random.default_rng(module.SEED)

@@ -21,13 +21,6 @@ TODAY = dt.date(2026, 6, 1)
 SEED = 20261202
 RNG = np.random.default_rng(SEED)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_generator():
-    """Each test draws from the generator as if it ran first: tests run in random order, and a shared generator
-    would hand each one different draws, and so different figures, in each order."""
-    global RNG
-    RNG = np.random.default_rng(SEED)
 REFERENCE = np.random.default_rng(SEED + 1).normal(0.0003, 0.01, 3000)  # apart from the tests' draws
 
 

@@ -21,13 +21,6 @@ from app.lstm_numpy import NumpyLSTM, UnsupportedModel
 SEED = 0
 RNG = np.random.default_rng(SEED)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_generator():
-    """Each test draws from the generator as if it ran first: tests run in random order, and a shared generator
-    would hand each one different draws, and so different figures, in each order."""
-    global RNG
-    RNG = np.random.default_rng(SEED)
 CLOSES = 100 * np.exp(np.cumsum(RNG.normal(0.0003, 0.01, 300)))
 
 

@@ -13,13 +13,6 @@ from app.volatility import GarchParams, cumulative_spread, next_day_variance
 SEED = 12
 RNG = np.random.default_rng(SEED)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_generator():
-    """Each test draws from the generator as if it ran first: tests run in random order, and a shared generator
-    would hand each one different draws, and so different figures, in each order."""
-    global RNG
-    RNG = np.random.default_rng(SEED)
 TRUE = GarchParams(alpha=0.08, beta=0.90, history=500, floor=1e-5)
 
 

@@ -10,13 +10,6 @@ SEED = 3
 RNG = np.random.default_rng(SEED)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_generator():
-    """Each test draws from the generator as if it ran first: tests run in random order, and a shared generator
-    would hand each one different draws, and so different figures, in each order."""
-    global RNG
-    RNG = np.random.default_rng(SEED)
-
 
 def test_dm_finds_a_clearly_better_forecast_and_calls_equal_ones_a_tie():
     baseline = RNG.normal(0, 1, 1000)
