@@ -17,10 +17,22 @@ ENV = {"MONITORING_TOKEN": TOKEN, "VALIDATION_PRICE_SOURCE": "uploaded"}
 HISTORY = pd.read_csv(SAMPLE_CSV)
 
 
+WINDOWS = 2000
+
+
 def distinct_csv(i):
-    """A different 200-day history for each request, so each one registers its own forecasts."""
-    end = len(HISTORY) - 1 - (i % 2000)
-    return HISTORY.iloc[end - 200:end].to_csv(index=False).encode()
+    """A different 200-day history for each request, so each one registers its own forecasts.
+
+    The window slides back a day per request; after WINDOWS requests the prices are also scaled, so no
+    history repeats however fast the server answers (a repeat would be registered once, under the first id).
+    """
+    end = len(HISTORY) - 1 - (i % WINDOWS)
+    window = HISTORY.iloc[end - 200:end].copy()
+    scale = 1 + (i // WINDOWS) / 1000
+    for column in ("Open", "High", "Low", "Close", "Adj Close"):
+        if column in window:
+            window[column] = window[column] * scale
+    return window.to_csv(index=False).encode()
 
 
 class Load:
@@ -79,6 +91,7 @@ def test_promotion_under_load_reaches_every_worker_and_survives_a_restart(tmp_pa
             time.sleep(PROMOTION_DEADLINE_S + 3)
         metrics = requests.get(server.url + "/metrics", timeout=10).text
         workers = len(server.worker_pids())
+        log = server.log()
     assert promoted.status_code == 200, promoted.text
     answers = load.answers
     failed = [a for a in answers if a["status"] != 200]
@@ -94,6 +107,8 @@ def test_promotion_under_load_reaches_every_worker_and_survives_a_restart(tmp_pa
 
     # No mixed-up request: each answer's version is the champion registered for it, its shadow the other one.
     registered = registered_versions(tmp_path / "forecasts.sqlite3")
+    unregistered = [a["body"]["request_id"] for a in answers if not a["body"]["registered"]]
+    assert not unregistered, (unregistered[:3], [line for line in log.splitlines() if "registry" in line][:5])
     for answer in answers:
         roles = registered[answer["body"]["request_id"]]
         other = CHALLENGER if answer["body"]["model_version"] == CHAMPION else CHAMPION
