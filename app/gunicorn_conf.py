@@ -31,6 +31,7 @@ preload_app = False
 import alembic.command  # noqa: E402, F401
 import flask  # noqa: E402, F401
 import h5py  # noqa: E402, F401
+import onnxruntime  # noqa: E402, F401 - importing it starts no thread; sessions are made per worker
 import pandas  # noqa: E402, F401
 import sqlalchemy  # noqa: E402, F401
 

@@ -23,6 +23,7 @@ from app.forecasting import (
     validate_closes,
 )
 from app.lstm_numpy import NumpyLSTM, UnsupportedModel
+from app.lstm_onnx import OnnxLSTM
 from app.volatility import GarchParams, cumulative_spread
 
 CARD_FILE = "model.json"
@@ -54,7 +55,7 @@ class Forecast:
 class Predictor:
     """An LSTM return model plus its scaler and card; forecasts any price series."""
 
-    def __init__(self, lstm: NumpyLSTM, scaler: Standardiser, card: dict):
+    def __init__(self, lstm: OnnxLSTM | NumpyLSTM, scaler: Standardiser, card: dict):
         self.lstm, self.scaler, self.card = lstm, scaler, card
         self.window = int(card["window"])
         self.max_horizon = int(card["horizon"]["max"])
@@ -74,8 +75,8 @@ class Predictor:
         if not weights.is_file():
             raise ModelLoadError(f"model file missing: {weights}")
         try:
-            lstm = NumpyLSTM.from_keras_file(weights)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, UnsupportedModel) as exc:
+            lstm = OnnxLSTM(NumpyLSTM.from_keras_file(weights))
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, RuntimeError, UnsupportedModel) as exc:
             raise ModelLoadError(f"model file {weights} is corrupt or unsupported: {exc}") from exc
         try:
             scaler = Standardiser.from_dict(preprocessing["scaler"])

@@ -23,6 +23,7 @@ from app import intervals  # noqa: E402
 from app.errors import InvalidInput  # noqa: E402
 from app.forecasting import FEATURES, Standardiser, log_returns, min_history, supervised_pairs  # noqa: E402
 from app.lstm_numpy import NumpyLSTM  # noqa: E402
+from app.lstm_onnx import OnnxLSTM  # noqa: E402
 from app.predictor import CARD_FILE, PREPROCESSING_FILE, WEIGHTS_FILE, Predictor  # noqa: E402
 from modelTraining import backtest, evaluation, garch  # noqa: E402
 from modelTraining.data import Split, load_closes  # noqa: E402
@@ -83,9 +84,11 @@ def train(config: TrainConfig) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_ensure_dir(Path(config.out).parent)))
     try:
         model.save(staging / WEIGHTS_FILE)
-        lstm = NumpyLSTM.from_keras_file(staging / WEIGHTS_FILE)
+        reference = NumpyLSTM.from_keras_file(staging / WEIGHTS_FILE)
+        lstm = OnnxLSTM(reference)  # evaluated and calibrated with the forward pass that serves it
         keras_out = model.predict(val_pairs[0][..., None], verbose=0)[:, 0]
-        fit_info["numpy_vs_keras_max_abs_diff"] = float(np.max(np.abs(lstm.predict(val_pairs[0]) - keras_out)))
+        fit_info["numpy_vs_keras_max_abs_diff"] = float(np.max(np.abs(reference.predict(val_pairs[0]) - keras_out)))
+        fit_info["served_vs_keras_max_abs_diff"] = float(np.max(np.abs(lstm.predict(val_pairs[0]) - keras_out)))
         fitted_garch = garch.fit_garch(returns[:split.train_end], floor=0.1 * scaler.std)
         card = _card(config, series, split, scaler, fit_info, model.get_weights(), keras_model.library_versions())
         card["intervals"]["garch"] = fitted_garch.to_dict()
@@ -148,7 +151,7 @@ def _card(config, series, split, scaler, fit_info, weights, libraries) -> dict:
                   "architecture": f"Input({config.window}, 1) -> LSTM({config.units}) -> "
                                   f"Dropout({config.dropout}, training only) -> Dense(1)",
                   "target": "next day's close log return, standardised",
-                  "served_by": "NumPy forward pass (app/lstm_numpy.py), no TensorFlow at serving time"},
+                  "served_by": "ONNX Runtime's LSTM kernel on these weights (app/lstm_onnx.py), no TensorFlow"},
         "data": {"file": Path(config.csv).name, "rows": int(len(series)), "start": str(series.index[0].date()),
                  "end": str(series.index[-1].date()), "selection": {"start": config.start, "end": config.end,
                                                                     "last_years": config.last_years},

@@ -1,5 +1,5 @@
 """The serving model: the committed artifact, forecasts at any price level, backtests, load errors,
-and equality of the NumPy forward pass with Keras on the same artifact."""
+and equality of the served (ONNX Runtime) and NumPy forward passes with Keras on the same artifact."""
 import json
 import shutil
 import zipfile
@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from app.forecasting import ForecastInputError, InsufficientHistory, forecast_log_returns
+from app.lstm_onnx import OnnxLSTM
 from app.predictor import CARD_FILE, PREPROCESSING_FILE, WEIGHTS_FILE, Forecast, ModelLoadError, Predictor
 from tests.server import champion_dir
 
@@ -196,11 +197,13 @@ def keras_model():
     return keras.saving.load_model(MODEL_DIR / WEIGHTS_FILE, compile=False)
 
 
-def test_numpy_forward_pass_equals_keras_predict(predictor, keras_model):
+def test_served_and_numpy_forward_passes_equal_keras_predict(predictor, keras_model):
     returns = np.diff(np.log(GSPC))
     windows = predictor.scaler.transform(returns)[np.arange(100, 4000, 37)[:, None] + np.arange(-60, 0)]
     expected = keras_model.predict(windows[..., None], verbose=0)[:, 0]
+    assert isinstance(predictor.lstm, OnnxLSTM)  # what the API serves
     np.testing.assert_allclose(predictor.lstm.predict(windows), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predictor.lstm.network.predict(windows), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_served_forecasts_equal_keras_recursive_forecasts(predictor, keras_model):
