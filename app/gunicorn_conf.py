@@ -28,7 +28,6 @@ control_socket_disable = True
 # replacing a killed one) skips about 1 s of imports and is ready sooner. prometheus_client is not among them: it
 # reads PROMETHEUS_MULTIPROC_DIR when imported, and on_starting sets that first.
 preload_app = False
-import alembic.command  # noqa: E402, F401
 import flask  # noqa: E402, F401
 import h5py  # noqa: E402, F401
 import onnxruntime  # noqa: E402, F401 - importing it starts no thread; sessions are made per worker
