@@ -1,4 +1,5 @@
-"""Inference latency of the served NumPy forward pass vs Keras on the same artifact (prints figures and ratios)."""
+"""Inference latency of the served forward pass (ONNX Runtime's LSTM kernel), the NumPy pass that served before,
+and Keras, on the same artifact (prints figures and ratios measured in one run)."""
 from __future__ import annotations
 
 import argparse
@@ -47,20 +48,23 @@ def main(argv=None) -> int:
     batch = predictor.scaler.transform(np.diff(np.log(closes)))[
         np.arange(len(closes) - 251, len(closes) - 1)[:, None] + np.arange(-predictor.window, 0)]
 
-    rows = {
-        "numpy forward, 1 window": p50_ms(lambda: predictor.lstm.predict(window), args.repeats),
-        "numpy forward, batch of 250 windows": p50_ms(lambda: predictor.lstm.predict(batch),
-                                                      max(10, args.repeats // 10)),
-        "Predictor.forecast horizon 1": p50_ms(lambda: predictor.forecast(closes, 1), args.repeats),
-        "Predictor.forecast horizon 30": p50_ms(lambda: predictor.forecast(closes, 30), max(10, args.repeats // 5)),
-        "Predictor.one_step_backtest n=250": p50_ms(lambda: predictor.one_step_backtest(closes, 250),
-                                                   max(10, args.repeats // 10)),
-        # What /predict runs: the forecast and the 20-day backtest, separately and as one batched pass.
-        "forecast h1 + one_step_backtest n=20, two passes": p50_ms(
-            lambda: (predictor.forecast(closes, 1), predictor.one_step_backtest(closes, 20)), args.repeats),
-        "Predictor.forecast_with_backtest h1, n=20 (one pass)": p50_ms(
-            lambda: predictor.forecast_with_backtest(closes, 1, 20), args.repeats),
-    }
+    numpy_predictor = Predictor(predictor.lstm.network, predictor.scaler, predictor.card)  # the previous path
+    batch21 = batch[-21:]
+    rows = {}
+    for label, served in (("served", predictor), ("numpy", numpy_predictor)):
+        network = served.lstm
+        rows |= {
+            f"{label} forward, 1 window": p50_ms(lambda n=network: n.predict(window), args.repeats),
+            f"{label} forward, batch of 21 windows": p50_ms(lambda n=network: n.predict(batch21), args.repeats),
+            f"{label} forward, batch of 250 windows": p50_ms(lambda n=network: n.predict(batch),
+                                                             max(10, args.repeats // 10)),
+            f"{label}: Predictor.forecast horizon 1": p50_ms(lambda p=served: p.forecast(closes, 1), args.repeats),
+            f"{label}: Predictor.forecast horizon 30": p50_ms(lambda p=served: p.forecast(closes, 30),
+                                                              max(10, args.repeats // 5)),
+            # What /predict runs: the forecast and the 20-day backtest in one batched pass.
+            f"{label}: Predictor.forecast_with_backtest h1, n=20": p50_ms(
+                lambda p=served: p.forecast_with_backtest(closes, 1, 20), args.repeats),
+        }
     print(f"Predictor.load (no TensorFlow): {load_ms:.1f} ms; artifact {predictor.version}")
 
     import keras
@@ -79,12 +83,18 @@ def main(argv=None) -> int:
     width = max(map(len, list(rows) + list(keras_rows)))
     for name, value in {**rows, **keras_rows}.items():
         print(f"  {name:<{width}}  p50 {value:9.3f} ms")
-    one, batch_np = rows["numpy forward, 1 window"], rows["numpy forward, batch of 250 windows"]
+    one, batch_np = rows["served forward, 1 window"], rows["served forward, batch of 250 windows"]
+    print()
+    for name in ("forward, 1 window", "forward, batch of 21 windows", "forward, batch of 250 windows",
+                 "Predictor.forecast horizon 1", "Predictor.forecast horizon 30",
+                 "Predictor.forecast_with_backtest h1, n=20"):
+        sep = " " if name.startswith("forward") else ": "
+        print(f"  ratio numpy / served, {name}: {rows['numpy' + sep + name] / rows['served' + sep + name]:6.1f}x")
     predict_one = keras_rows["keras model.predict, 1 window"]
     call_one = keras_rows["keras model(x) direct call, 1 window"]
-    print(f"\n  ratio keras model.predict / numpy, 1 window:   {predict_one / one:6.1f}x")
-    print(f"  ratio keras model(x) / numpy, 1 window:        {call_one / one:6.1f}x")
-    print(f"  ratio keras model.predict / numpy, 250 windows: "
+    print(f"  ratio keras model.predict / served, 1 window:   {predict_one / one:6.1f}x")
+    print(f"  ratio keras model(x) / served, 1 window:        {call_one / one:6.1f}x")
+    print(f"  ratio keras model.predict / served, 250 windows: "
           f"{keras_rows['keras model.predict, batch of 250 windows'] / batch_np:6.1f}x")
     print(f"  one-window goal <= 1 ms p50: {'met' if one <= 1.0 else 'NOT met'} ({one:.3f} ms)")
     return 0
