@@ -283,6 +283,7 @@ def test_the_scale_bench_builds_a_registry_and_ends_with_its_json_figures(tmp_pa
                             cwd=root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(figures) == {"rows", "report_p50_ms", "report_ticker_p50_ms", "validate_rows_per_s", "db_bytes"}
+    assert set(figures) == {"rows", "report_p50_ms", "report_ticker_p50_ms", "report_version_p50_ms",
+                            "report_period_p50_ms", "register_p50_ms", "validate_rows_per_s", "db_bytes"}
     assert figures["rows"] == 3000 and figures["validate_rows_per_s"] > 0 and figures["db_bytes"] > 0
     assert not (tmp_path / "scale.sqlite3").exists()  # built by the bench without --keep: deleted
