@@ -1,6 +1,7 @@
 """Alembic migrations of the forecast registry on SQLite (PostgreSQL: tests/test_registry_postgres.py).
 
-A registry made by the release before migrations, with rows, upgrades to the current schema and loses none.
+A registry made by the release before migrations, with rows, upgrades to the current schema and loses none; a
+registry at an older revision gets the roll-ups added since, filled as validation would have kept them.
 """
 import datetime as dt
 import sqlite3
@@ -8,16 +9,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, Table, create_engine, inspect, select, text
 
+from app.monitoring import rollups
+from app.monitoring.performance import performance_report
 from app.monitoring.registry import ForecastRegistry
-from app.monitoring.storage import MIGRATIONS_DIR, SCHEMA_HEAD, forecasts, metadata, sqlite_url
+from app.monitoring.storage import (
+    MIGRATIONS_DIR,
+    SCHEMA_HEAD,
+    daily_horizon_errors,
+    forecasts,
+    metadata,
+    sqlite_url,
+    upgrade_connection,
+)
 from tests.conftest import ROOT, run_processes
+from tests.test_rollups import TODAY, _close, assert_same_measures, fill, raw_groups, rollup_rows, validate
 
 OLD_REGISTRY_SQL = Path(__file__).parent / "data" / "registry_before_migrations.sqlite.sql"
+HORIZON_DAY_KEYS = [column.name for column in daily_horizon_errors.primary_key]
 
 
 def head_revision():
@@ -75,6 +90,7 @@ def assert_upgrade_keeps_every_row(url):
         # New nullable columns may follow in later revisions: the rows keep every value they had.
         assert [row[:len(before[0][0])] for row in after[0]] == before[0]
         assert registry.counts() == {"pending": 5, "validated": 2}
+        assert_rollups_match_the_forecasts(registry)
         new = registry.register_forecasts("MSFT", dt.date(2024, 2, 1), 100.0, [{"date": dt.date(2024, 2, 2),
                                                                                  "close": 101.0}], "v2", "r", "h")
         ForecastRegistry(url).dispose()  # a second worker finds the schema current
@@ -137,3 +153,58 @@ def test_a_registry_at_the_head_is_opened_without_importing_alembic(tmp_path):
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def assert_rollups_match_the_forecasts(registry):
+    for table, keys in rollups.ROLLUPS:
+        assert_same_measures(rollup_rows(registry, table, keys), raw_groups(registry, keys))
+
+
+def downgrade(url, revision):
+    """Take the registry at `url` back to `revision`, as `alembic downgrade` would."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = create_engine(url)
+
+    def run(conn):
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+    try:
+        upgrade_connection(engine, run)
+        assert schema_state(engine)[0] == revision
+    finally:
+        engine.dispose()
+
+
+def assert_upgrade_from_0004_fills_the_daily_horizon_rollup(url):
+    """A registry at 0004 (no daily_horizon_errors) with validated forecasts upgrades to the newest revision with
+    the roll-up filled as validation keeps it, and the period report's figures per horizon unchanged."""
+    registry = ForecastRegistry(url)
+    try:
+        fill(registry, days=40, forecasts_per_day=1)
+        validate(registry)
+        kept = rollup_rows(registry, daily_horizon_errors, HORIZON_DAY_KEYS)
+        period = (TODAY - dt.timedelta(days=20), TODAY - dt.timedelta(days=1))
+        before = performance_report(registry, today=TODAY, period=period)
+    finally:
+        registry.dispose()
+    assert len(kept) > 100 and len(before["by_horizon"]) == 5
+    downgrade(url, "0004_rollups")
+    plain = create_engine(url)
+    assert "daily_horizon_errors" not in inspect(plain).get_table_names()
+    plain.dispose()
+    registry = ForecastRegistry(url)  # opening upgrades
+    try:
+        assert schema_state(registry.engine) == (head_revision(), [])
+        assert_same_measures(rollup_rows(registry, daily_horizon_errors, HORIZON_DAY_KEYS), kept)
+        assert_rollups_match_the_forecasts(registry)
+        after = performance_report(registry, today=TODAY, period=period)
+        _close(after["by_horizon"], before["by_horizon"])
+        _close(after["coverage"], before["coverage"])
+    finally:
+        registry.dispose()
+
+
+def test_a_registry_at_0004_upgrades_with_the_daily_horizon_rollup_filled(tmp_path):
+    assert_upgrade_from_0004_fills_the_daily_horizon_rollup(sqlite_url(str(tmp_path / "at-0004.sqlite3")))

@@ -112,6 +112,12 @@ def test_a_postgres_registry_from_before_migrations_upgrades_and_keeps_every_row
     assert_upgrade_keeps_every_row(pg_url)
 
 
+def test_a_postgres_registry_at_0004_upgrades_with_the_daily_horizon_rollup_filled(pg_url):
+    from tests.test_migrations import assert_upgrade_from_0004_fills_the_daily_horizon_rollup
+
+    assert_upgrade_from_0004_fills_the_daily_horizon_rollup(pg_url)
+
+
 def test_rollups_and_pruning_on_postgres(registry):
     """The roll-ups equal a scan of the raw rows, and pruning keeps the figures of the days kept."""
     from app.monitoring import rollups
@@ -123,7 +129,12 @@ def test_rollups_and_pruning_on_postgres(registry):
     for table, keys in rollups.ROLLUPS:
         assert_same_measures(rollup_rows(registry, table, keys), raw_groups(registry, keys))
     before = performance_report(registry, today=TODAY, window_days=7)
+    whole = (TODAY - dt.timedelta(days=90), TODAY - dt.timedelta(days=1))  # reaching over the days pruned
+    before_period = performance_report(registry, today=TODAY, window_days=7, period=whole)
     result = prune(registry, keep_days=30, today=TODAY, batch=50)
     assert result.deleted > 100
     after = performance_report(registry, today=TODAY, window_days=7)
     assert kept_figures(after, result.kept_from) == kept_figures(before, result.kept_from)
+    after_period = performance_report(registry, today=TODAY, window_days=7, period=whole)
+    assert before_period["by_horizon"] and kept_figures(after_period, dt.date.min) == \
+        kept_figures(before_period, dt.date.min)

@@ -15,7 +15,7 @@ from app.monitoring.performance import performance_report
 from app.monitoring.prices import UploadedActualsSource
 from app.monitoring.registry import ForecastRegistry
 from app.monitoring.retention import prune
-from app.monitoring.storage import daily_errors, forecasts, horizon_errors, ticker_counts
+from app.monitoring.storage import daily_errors, daily_horizon_errors, forecasts, horizon_errors, ticker_counts
 from app.monitoring.validation import validate_pending_forecasts
 
 TODAY = dt.date(2024, 6, 1)
@@ -72,6 +72,21 @@ def raw_groups(reg, keys):
         return {tuple(r[:len(keys)]): dict(r._mapping) for r in conn.execute(stmt)}
 
 
+def scanned_groups(reg, _table, keys, ticker=None, since=None, until=None, model_version=None):
+    """What the report reads from a roll-up (app.monitoring.performance._groups), scanned from the validated
+    forecasts instead."""
+    from app.monitoring.performance import _filters
+
+    c = forecasts.c
+    columns = [c[k] for k in keys]
+    stmt = select(*columns, *over_rows(c)).where(c.status == "validated",
+                                                  *_filters(ticker, since, until, model_version))
+    if keys:
+        stmt = stmt.group_by(*columns).order_by(*columns)
+    with reg.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
 def rollup_rows(reg, table, keys):
     with reg.engine.connect() as conn:
         return {tuple(r[:len(keys)]): dict(r._mapping) for r in conn.execute(select(table))}
@@ -107,10 +122,10 @@ def test_rebuilding_the_rollups_from_the_forecasts_gives_the_same_tables(registr
     fill(registry, days=40)
     validate(registry)
     before = {table.name: rollup_rows(registry, table, [c.name for c in table.primary_key])
-              for table in (daily_errors, horizon_errors, ticker_counts)}
+              for table in (daily_errors, horizon_errors, daily_horizon_errors, ticker_counts)}
     with registry.writing() as conn:
         rollups.rebuild(conn)
-    for table in (daily_errors, horizon_errors):
+    for table, _ in rollups.ROLLUPS:
         assert_same_measures(rollup_rows(registry, table, [c.name for c in table.primary_key]), before[table.name])
     after = rollup_rows(registry, ticker_counts, [c.name for c in ticker_counts.primary_key])
     assert {k: (v["pending"], v["validated"]) for k, v in after.items()} == \
@@ -158,6 +173,11 @@ def test_pruning_old_forecasts_leaves_the_figures_of_kept_days_unchanged(registr
     before_version = performance_report(registry, today=TODAY, window_days=14, model_version="v2")
     period = (TODAY - dt.timedelta(days=30), TODAY - dt.timedelta(days=1))  # within the days kept
     before_period = performance_report(registry, today=TODAY, window_days=14, period=period)
+    # Reaching back over the days pruned: every figure (per horizon too) is read from roll-ups kept forever.
+    long_period = (TODAY - dt.timedelta(days=200), TODAY - dt.timedelta(days=1))
+    before_long = performance_report(registry, today=TODAY, window_days=14, period=long_period)
+    before_long_ticker = performance_report(registry, today=TODAY, window_days=14, period=long_period,
+                                            ticker="AAPL", model_version="v2")
     assert before["metrics"]["drift"]["n"] > 100 and before["metrics"]["coverage"]["80"]["n"] > 100
     assert before_version["metrics"]["n"] > 100 and before_period["metrics"]["n"] > 100
     raw_before = registry.count_all()
@@ -178,6 +198,11 @@ def test_pruning_old_forecasts_leaves_the_figures_of_kept_days_unchanged(registr
         == kept_figures(before_version, kept_from)
     assert kept_figures(performance_report(registry, today=TODAY, window_days=14, period=period), kept_from) \
         == kept_figures(before_period, kept_from)
+    for query, report in (({}, before_long), ({"ticker": "AAPL", "model_version": "v2"}, before_long_ticker)):
+        assert report["by_horizon"] and report["by_horizon"][0]["checked_80"] > 0
+        whole = kept_figures(report, dt.date.min)  # the pruned days' figures included
+        assert kept_figures(performance_report(registry, today=TODAY, window_days=14, period=long_period, **query),
+                            dt.date.min) == whole
     assert after["pending"] == before["pending"] - 1  # the old pending forecast left the count
     assert registry.counts("GONE") == {"pending": 0, "validated": 0}
     assert "GONE" not in [t["ticker"] for t in after["per_ticker"]]
@@ -206,15 +231,14 @@ def _close(a, b, path="report"):
                                    {"period": (dt.date(2024, 3, 1), dt.date(2024, 4, 30)), "model_version": "v2",
                                     "ticker": "AAPL"}])
 def test_the_report_from_rollups_equals_the_report_from_a_scan(registry, monkeypatch, query):
-    """Every figure of the report (drift, coverage, min/max errors, per version and period) read from the roll-ups
-    equals the same report computed by scanning the validated forecasts."""
+    """Every figure of the report (drift, coverage, min/max errors, per version and period, per horizon over a
+    period) read from the roll-ups equals the same report computed by scanning the validated forecasts."""
     from app.monitoring import performance
 
     fill(registry, days=80)
     validate(registry)
     from_rollups = performance_report(registry, today=TODAY, window_days=14, **query)
-    scan = performance._groups
-    monkeypatch.setattr(performance, "_groups", lambda reg, table, *args: scan(reg, forecasts, *args))
+    monkeypatch.setattr(performance, "_groups", scanned_groups)
     from_scan = performance_report(registry, today=TODAY, window_days=14, **query)
     for report in (from_rollups, from_scan):
         report.pop("generated_at")
@@ -259,6 +283,7 @@ def test_the_scale_bench_builds_a_registry_and_ends_with_its_json_figures(tmp_pa
                             cwd=root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(figures) == {"rows", "report_p50_ms", "report_ticker_p50_ms", "validate_rows_per_s", "db_bytes"}
+    assert set(figures) == {"rows", "report_p50_ms", "report_ticker_p50_ms", "report_version_p50_ms",
+                            "report_period_p50_ms", "register_p50_ms", "validate_rows_per_s", "db_bytes"}
     assert figures["rows"] == 3000 and figures["validate_rows_per_s"] > 0 and figures["db_bytes"] > 0
     assert not (tmp_path / "scale.sqlite3").exists()  # built by the bench without --keep: deleted

@@ -1,9 +1,9 @@
 """The production performance report: errors of validated forecasts, naive baseline, history, degradation.
 
-The figures come from the roll-ups (app/monitoring/rollups.py: daily_errors per target date, ticker and version;
-horizon_errors per ticker, horizon step and version; ticker_counts), not from a scan of every forecast. One case
-still scans raw forecasts: the errors per horizon step over a period (?period=...), since the per-horizon roll-up
-has no dates; that scan reads the period's validated forecasts only (pruned days have none).
+Every figure comes from the roll-ups (app/monitoring/rollups.py: daily_errors per target date, ticker and
+version; horizon_errors per ticker, horizon step and version; daily_horizon_errors per target date, ticker,
+horizon step and version; ticker_counts), never from a scan of the forecasts: only the list of recent forecasts
+reads raw rows. The roll-ups outlive pruned forecasts, so every figure covers the days pruned too.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import math
 from sqlalchemy import func, select
 
 from app.monitoring import interval_report
-from app.monitoring.measures import over_rollup, over_rows
+from app.monitoring.measures import over_rollup
 from app.monitoring.registry import STATUSES, ForecastRegistry, as_date
-from app.monitoring.storage import VALIDATED_ONLY, daily_errors, forecasts, horizon_errors, ticker_counts
+from app.monitoring.storage import daily_errors, daily_horizon_errors, forecasts, horizon_errors, ticker_counts
 from app.monitoring.tickers import UNKNOWN_TICKER
 from app.thresholds import MAPE_QUALITY_BAND, QUALITY_WINDOW_DAYS
 
@@ -68,12 +68,10 @@ def _combine(groups) -> dict:
 def _groups(registry: ForecastRegistry, table, keys: list[str], ticker=None, since=None, until=None,
             model_version=None) -> list[dict]:
     """One aggregate row per distinct value of `keys` (all in one group when keys is empty), merged from the
-    roll-up `table`, or scanned from validated forecasts when `table` is forecasts (the one fallback)."""
+    roll-up `table`."""
     cols = table.c
     columns = [cols[k] for k in keys]
-    measures = over_rows(cols) if table is forecasts else over_rollup(cols)
-    where = _filters(ticker, since, until, model_version, cols)
-    stmt = select(*columns, *measures).where(*([VALIDATED_ONLY] if table is forecasts else []), *where)
+    stmt = select(*columns, *over_rollup(cols)).where(*_filters(ticker, since, until, model_version, cols))
     if keys:
         stmt = stmt.group_by(*columns).order_by(*columns)
     with registry.engine.connect() as conn:
@@ -109,7 +107,7 @@ def all_time_errors(registry: ForecastRegistry, ticker: str | None, since=None, 
     until).
 
     All target dates: one read of the per-ticker-and-horizon roll-up. A period: per ticker (and overall) from the
-    daily roll-up, per horizon by a scan of the period's validated forecasts (the roll-up has no dates).
+    daily roll-up, per horizon from the daily per-horizon one (about 30 times larger, so read only for this).
     Per horizon: a 30-day-ahead forecast is expected to miss by more than a 1-day one.
     """
     if since is None and until is None:
@@ -118,7 +116,7 @@ def all_time_errors(registry: ForecastRegistry, ticker: str | None, since=None, 
     else:
         groups = _groups(registry, daily_errors, ["ticker"], ticker, since, until, model_version)
         by_step = {g["horizon_step"]: [g] for g in
-                   _groups(registry, forecasts, ["horizon_step"], ticker, since, until, model_version)}
+                   _groups(registry, daily_horizon_errors, ["horizon_step"], ticker, since, until, model_version)}
     horizons = [{"horizon_step": int(step), **_table_row(_combine(rows))} for step, rows in sorted(by_step.items())]
     tickers = {name: _table_row(_combine(rows)) for name, rows in _split(groups, "ticker").items()}
     return _combine(groups), horizons, tickers

@@ -1,7 +1,8 @@
 """Retention of the forecast registry: raw forecasts are kept RETENTION_DAYS days after their target date.
 
-The daily and per-horizon roll-ups and the per-ticker counts are kept forever, so the performance report's
-figures do not change when old forecasts are pruned; only the list of recent forecasts reads raw rows.
+The roll-ups (per day, per horizon step, per day and horizon step) and the per-ticker counts are kept forever,
+so the performance report's figures do not change when old forecasts are pruned, over any period; only the list
+of recent forecasts reads raw rows.
 A pending forecast older than the retention window is pruned too (it leaves the pending count): validation
 looks back days, not a year. `flask --app app monitoring prune` applies the policy (docs/performance.md).
 """

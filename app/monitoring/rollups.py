@@ -1,6 +1,7 @@
 """Keep the registry's roll-ups current inside the write that changes the forecasts, or rebuild them.
 
-daily_errors and horizon_errors hold the measures of app/monitoring/measures.py per group of validated
+daily_errors (per target date and ticker), horizon_errors (per ticker and horizon step) and daily_horizon_errors
+(per target date, ticker and horizon step) hold the measures of app/monitoring/measures.py per group of validated
 forecasts; ticker_counts holds how many forecasts each ticker has per status. Every group is also keyed by the
 forecasts' role and model_version, so the report can show the answers users got or one version's forecasts.
 Validation merges the groups of the forecasts it has just validated into them, in the same transaction, so the
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from app.monitoring.measures import MEASURES, merged, over_rows
 from app.monitoring.storage import (
     daily_errors,
+    daily_horizon_errors,
     dialect_insert,
     forecasts,
     horizon_errors,
@@ -28,7 +30,8 @@ from app.monitoring.storage import (
 # Each roll-up table and the forecast columns it groups by (its primary key).
 VERSION_KEYS = ("role", "model_version")
 ROLLUPS = ((daily_errors, ("target_date", "ticker", *VERSION_KEYS)),
-           (horizon_errors, ("ticker", "horizon_step", *VERSION_KEYS)))
+           (horizon_errors, ("ticker", "horizon_step", *VERSION_KEYS)),
+           (daily_horizon_errors, ("target_date", "ticker", "horizon_step", *VERSION_KEYS)))
 COUNT_KEYS = ("ticker", *VERSION_KEYS)
 # Forecast ids per IN (...) list: well under SQLite's bound-parameter limit, and short statements on PostgreSQL.
 ID_CHUNK = 500
@@ -75,7 +78,7 @@ def _counts_upsert(dialect: str):
 
 def rebuild(conn: Connection) -> None:
     """Recompute every roll-up from the forecasts table (for registries filled outside the app, and tests)."""
-    for table in (daily_errors, horizon_errors, ticker_counts):
+    for table in (*(table for table, _ in ROLLUPS), ticker_counts):
         conn.execute(delete(table))
     for table, keys in ROLLUPS:
         conn.execute(_merge_groups(conn, table, keys, forecasts.c.status == "validated"))

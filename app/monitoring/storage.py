@@ -23,7 +23,6 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    literal_column,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,7 +39,7 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest revision in MIGRATIONS_DIR (tests/test_migrations.py checks it against Alembic's head). A registry
 # already there is opened without importing Alembic, which costs every worker about 0.2 s and 12 MB.
-SCHEMA_HEAD = "0004_rollups"
+SCHEMA_HEAD = "0005_daily_horizon_errors"
 SCHEMA_LOCK_KEY = 7_300_315  # any constant: the PostgreSQL advisory lock that serialises schema upgrades
 
 metadata = MetaData()
@@ -87,11 +86,6 @@ forecasts = Table(
     Index("ix_forecasts_status_target", "status", "target_date"),  # validation: pending forecasts now due
     Index("ix_forecasts_ticker_id", "ticker", "id"),  # a ticker's latest forecasts, newest first
 )
-
-# Scans of validated forecasts (the fallbacks the roll-ups do not serve) spell the condition as this literal,
-# not a bound parameter, so that a partial index on it could apply. The wide covering index of validated rows is
-# gone (Alembic 0004): the report reads the roll-ups, and every validation wrote a wide entry into it.
-VALIDATED_ONLY = forecasts.c.status == literal_column("'validated'")
 
 # Every change of champion, oldest first: the newest row names the serving champion (workers read it, so a
 # promotion reaches all of them and survives restarts); the earlier rows are the history to roll back along.
@@ -144,6 +138,19 @@ horizon_errors = Table(  # per ticker, horizon step and version, all time: overa
     Column("horizon_step", Integer, primary_key=True),
     *_version_columns(),
     *_measure_columns(),
+)
+
+daily_horizon_errors = Table(  # per target date, ticker, horizon step and version: per horizon over a period
+    "daily_horizon_errors",
+    metadata,
+    Column("target_date", Date, primary_key=True),
+    Column("ticker", String(15), primary_key=True),
+    Column("horizon_step", Integer, primary_key=True),
+    *_version_columns(),
+    *_measure_columns(),
+    # SQLite stores the rows in key order, so a period's rows are one contiguous range rather than an index
+    # range plus a lookup of each row (about 30 rows per day and ticker: the largest roll-up).
+    sqlite_with_rowid=False,
 )
 
 ticker_counts = Table(  # forecasts per ticker, version and status, updated by registration, validation, pruning
