@@ -2,7 +2,8 @@
 
 Prints our server's figures beside a reference measured in the same run: a server that calls Keras
 `model.predict` per request (bench/reference_keras_app.py), on the same machine and CSV.
-Throughput uses wrk (Debian package) when present, else a Python thread pool.
+Latency: one client at a time, with Python's requests (as the figures before) and with wrk -c1 (a C client, so
+the client's own cost weighs less). Throughput: wrk -t2 -c8. wrk is the Debian package.
 """
 import argparse
 import os
@@ -60,18 +61,34 @@ def latencies(url, n):
     return out
 
 
+def wrk(url, connections, seconds):
+    """wrk's output for POST /predict with the CSV (one thread per connection, at most 2)."""
+    if not shutil.which("wrk"):
+        raise SystemExit("install wrk (apt-get install wrk) for the throughput figure")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        body = CSV.decode().replace("\n", "\\n")
+        script.write(f'wrk.method = "POST"\nwrk.body = "{body}"\n'
+                     'wrk.headers["Content-Type"] = "text/csv"\n')
+    threads = min(connections, 2)
+    return subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                           script.name, url + "/predict"], capture_output=True, text=True).stdout
+
+
 def throughput(url, seconds):
-    if shutil.which("wrk"):
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            body = CSV.decode().replace("\n", "\\n")
-            script.write(f'wrk.method = "POST"\nwrk.body = "{body}"\n'
-                         'wrk.headers["Content-Type"] = "text/csv"\n')
-        out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", script.name, url + "/predict"],
-                             capture_output=True, text=True).stdout
-        line = next(text for text in out.splitlines() if text.startswith("Requests/sec"))
-        errors = [text.strip() for text in out.splitlines() if "Non-2xx" in text or "Socket errors" in text]
-        return float(line.split()[1]), errors
-    raise SystemExit("install wrk (apt-get install wrk) for the throughput figure")
+    out = wrk(url, 8, seconds)
+    line = next(text for text in out.splitlines() if text.startswith("Requests/sec"))
+    errors = [text.strip() for text in out.splitlines() if "Non-2xx" in text or "Socket errors" in text]
+    return float(line.split()[1]), errors
+
+
+def wrk_p50_ms(url, seconds):
+    """p50 of one connection at a time with wrk, a C client: the server's latency without the Python client's."""
+    out = wrk(url, 1, seconds)
+    value = next(text.split()[1] for text in out.splitlines() if text.strip().startswith("50%"))
+    for unit, scale in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if value.endswith(unit):
+            return float(value[:-len(unit)]) * scale
+    raise ValueError(f"unreadable wrk latency {value!r}")
 
 
 def worker_rss_mb(proc):
@@ -84,16 +101,18 @@ def measure(name, args, env, n, seconds, cwd=ROOT):
         proc, url, ready_s, first_s = start(args, env, tmp, cwd)
         try:
             lat = latencies(url, n)
+            c_p50 = wrk_p50_ms(url, max(3, seconds // 2))
             rps, errors = throughput(url, seconds)
             rss = worker_rss_mb(proc)
         finally:
             proc.terminate()
             proc.wait()
     p50, p99 = statistics.median(lat), statistics.quantiles(lat, n=100)[98]
-    print(f"{name:<34} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  {rps:7.1f} req/s  ready after {ready_s:4.2f} s, "
+    print(f"{name:<34} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  p50 with wrk -c1 {c_p50:6.2f} ms  {rps:7.1f} req/s  "
+          f"ready after {ready_s:4.2f} s, "
           f"first forecast after {first_s:4.2f} s  worker RSS {', '.join(f'{r:.0f}' for r in rss)} MB "
           f"{' '.join(errors)}")
-    return p50, rps, max(rss)
+    return p50, rps, max(rss), c_p50
 
 
 def main(argv=None):
@@ -111,12 +130,14 @@ def main(argv=None):
     ours = measure("ours", server, {}, args.requests, args.seconds)
     if args.before:
         again = measure("earlier release, again", server, {}, args.requests, args.seconds, args.before)
-        print(f"ratios ours/earlier release: p50 {ours[0] / statistics.mean([before[0], again[0]]):.3f}, "
+        print(f"ratios ours/earlier release: p50 {ours[0] / statistics.mean([before[0], again[0]]):.3f} "
+              f"(wrk -c1: {ours[3] / statistics.mean([before[3], again[3]]):.3f}), "
               f"throughput {ours[1] / statistics.mean([before[1], again[1]]):.2f}x")
     ref = measure("reference (Keras model.predict)",
                   ["-c", "app/gunicorn_conf.py", "bench.reference_keras_app:app"],
                   {"TF_CPP_MIN_LOG_LEVEL": "3"}, max(args.requests // 5, 30), args.seconds)
-    print(f"ratios ours/reference: p50 {ours[0] / ref[0]:.3f}, throughput {ours[1] / ref[1]:.1f}x, "
+    print(f"ratios ours/reference: p50 {ours[0] / ref[0]:.3f} (wrk -c1: {ours[3] / ref[3]:.3f}), "
+          f"throughput {ours[1] / ref[1]:.1f}x, "
           f"worker RSS {ours[2] / ref[2]:.2f}")
 
 
