@@ -67,6 +67,7 @@ def _calendar(name: str):
         # exchange_calendars 4.13 reads Series.values of tz-aware columns, which pandas 3.1 deprecates (its
         # concern, not a user's): keep the warning out of logs and test output.
         warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        warnings.filterwarnings("ignore", message="DatetimeIndex.weekday is deprecated")  # the same, for XHKG
         for bounds in attempts:
             try:
                 return exchange_calendars.get_calendar(name, **bounds)
