@@ -9,6 +9,7 @@ Whenever anything differs this reader returns None, so every error message still
 from __future__ import annotations
 
 import functools
+import io
 import re
 from collections.abc import Callable
 
@@ -19,15 +20,15 @@ from app.errors import InvalidInput
 
 # After the header: digits, '.', '-', ',' and line ends only (no quotes, spaces, letters, exponents, '_').
 PLAIN_BODY = re.compile(r"[0-9.,\-\n]*")
-ISO_DATES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*")
 PLAIN_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9 _]*[A-Za-z0-9_]|[A-Za-z]")
 EARLIEST, LATEST = np.datetime64("1800-01-01"), np.datetime64("2199-12-31")
 
 
 @functools.cache
-def _rows_of_width(width: int) -> re.Pattern:
-    """Lines of exactly `width` comma-separated cells (any content but commas and line ends)."""
-    row = "[^,\n]*" + ",[^,\n]*" * (width - 1)
+def _rows(width: int, date_at: int) -> re.Pattern:
+    """Lines of exactly `width` comma-separated cells whose cell `date_at` is a yyyy-mm-dd date (the other cells
+    any content but commas and line ends)."""
+    row = ",".join("[0-9]{4}-[0-9]{2}-[0-9]{2}" if i == date_at else "[^,\n]*" for i in range(width))
     return re.compile(f"{row}(?:\n{row})*")
 
 
@@ -51,23 +52,22 @@ def read_plain_csv(text: str, map_columns: Callable, price_columns: tuple, max_c
     if (not body or width < 2 or width >= max_columns or len(set(labels)) != width
             or not all(PLAIN_LABEL.fullmatch(label) for label in labels) or not PLAIN_BODY.fullmatch(body)):
         return None
-    if not _rows_of_width(width).fullmatch(body):  # ragged rows and blank lines
-        return None
-    lines = body.split("\n")
     try:
         columns = map_columns(labels)
     except InvalidInput:
         return None
-    cells = np.array(body.replace("\n", ",").split(","), dtype=object).reshape(len(lines), width)
-    dates = cells[:, labels.index(columns["date"])]
-    if not ISO_DATES.fullmatch("\n".join(dates) + "\n"):
+    date_at = labels.index(columns["date"])
+    if not _rows(width, date_at).fullmatch(body):  # ragged rows, blank lines, dates not written yyyy-mm-dd
         return None
     names = [name for name in price_columns if name in columns]
-    try:
-        days = dates.astype("datetime64[D]")
-        values = cells[:, [labels.index(columns[name]) for name in names]].astype(np.float64)  # one cast: 2.5x faster
+    fields = np.dtype([("date", "datetime64[D]"), *((name, np.float64) for name in names)])
+    try:  # numpy's C reader, only the columns used; the regexes above already fixed the layout
+        table = np.loadtxt(io.StringIO(body), delimiter=",", dtype=fields, comments=None, ndmin=1,
+                           usecols=[date_at, *(labels.index(columns[name]) for name in names)])
     except ValueError:  # an impossible date (2024-02-30) or a cell that is not a number
         return None
+    days = table["date"]
+    values = np.column_stack([table[name] for name in names])
     close = values[:, names.index("close")]
     if days.min() < EARLIEST or days.max() > LATEST or not (np.isfinite(close).all() and (close > 0).all()):
         return None
