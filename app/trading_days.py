@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import threading
 import warnings
-from functools import cache
+from functools import cache, lru_cache
 
 import pandas as pd
 
@@ -87,7 +87,11 @@ def warm_in_background() -> threading.Thread:
 
 def _calendar_covering(ticker: str | None, first: dt.date, last: dt.date):
     """(calendar or None, name): the ticker's calendar when it knows every session from first to last."""
-    name = calendar_name_for(ticker)
+    return _calendar_named(calendar_name_for(ticker), first, last)
+
+
+def _calendar_named(name: str, first: dt.date, last: dt.date):
+    """(calendar or None, name): the calendar `name` when it knows every session from first to last."""
     calendar = None if name == WEEKDAYS else _calendar(name)
     if calendar is None:
         return None, WEEKDAYS
@@ -100,13 +104,21 @@ def _calendar_covering(ticker: str | None, first: dt.date, last: dt.date):
 def next_sessions(ticker: str | None, after: dt.date, n: int) -> tuple[list[dt.date], str]:
     """The n trading sessions strictly after `after` on the ticker's exchange, and the calendar's name
     ("XNYS", ... or "weekdays" when the suffix is unknown)."""
+    sessions, name = _next_sessions(calendar_name_for(ticker), after, n)
+    return list(sessions), name
+
+
+@lru_cache(maxsize=4096)
+def _next_sessions(name: str, after: dt.date, n: int) -> tuple[tuple[dt.date, ...], str]:
+    """next_sessions for a calendar name, kept: most forecasts of a day start from the same last close, and a
+    calendar's sessions never change once built (asking exchange_calendars costs about 0.1 ms a request)."""
     day_after = pd.Timestamp(after) + pd.Timedelta(days=1)
     # n sessions span fewer than 2n + 30 calendar days on any exchange (weekends, holiday weeks).
-    calendar, name = _calendar_covering(ticker, after, after + dt.timedelta(days=2 * n + 30))
+    calendar, name = _calendar_named(name, after, after + dt.timedelta(days=2 * n + 30))
     if calendar is None:
-        return [d.date() for d in pd.bdate_range(day_after, periods=n)], WEEKDAYS
+        return tuple(d.date() for d in pd.bdate_range(day_after, periods=n)), WEEKDAYS
     first = calendar.date_to_session(day_after, direction="next")
-    return [d.date() for d in calendar.sessions_window(first, n)], name
+    return tuple(d.date() for d in calendar.sessions_window(first, n)), name
 
 
 def session_on_or_after(ticker: str | None, day: dt.date) -> tuple[dt.date, str]:
