@@ -66,6 +66,16 @@ def stop_process_group(process):
         process.wait()
 
 
+def wait_for(condition, timeout=30.0, what="condition", interval=0.2):
+    """Poll condition() until it returns something true, and return that; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 def wait_for_process(process, log_path, condition, what, timeout=30):
     """Poll condition() until true while `process` runs; fail with its log on exit or timeout."""
     deadline = time.monotonic() + timeout

@@ -22,7 +22,7 @@ import pytest
 import requests
 import yaml
 
-from tests.server import ROOT, free_port
+from tests.server import ROOT, free_port, wait_for
 
 COMPOSE_FILE = ROOT / "Docker" / "docker-compose.yml"
 STANDINS = ROOT / "Docker" / "standins" / "build.sh"
@@ -234,16 +234,6 @@ def test_the_validator_loop_validates_a_due_forecast(stack):
     assert "validated 1 of 1 due forecasts" in logs, logs[-2000:]
 
 
-def _wait_for(check, within_s, what):
-    deadline, last = time.monotonic() + within_s, None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"{what} within {within_s}s")
-
-
 def test_prometheus_scrapes_the_api_and_loads_every_rule_file(stack):
     prometheus = stack.url("prometheus")
 
@@ -251,7 +241,7 @@ def test_prometheus_scrapes_the_api_and_loads_every_rule_file(stack):
         targets = requests.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
         return [t for t in targets if t["labels"]["job"] == "api" and t["health"] == "up"]
 
-    _wait_for(api_target_up, 60, "the api target was not up")
+    wait_for(api_target_up, 60, "the api target to be up", interval=1)
     expected = {}
     for path in sorted(RULES_DIR.glob("*.yml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
@@ -265,7 +255,7 @@ def test_prometheus_scrapes_the_api_and_loads_every_rule_file(stack):
         rules = [rule for group in groups for rule in group["rules"]]
         return all(rule["health"] == "ok" for rule in rules) and rules
 
-    _wait_for(every_rule_evaluated_cleanly, 60, "rules did not all evaluate with health ok")
+    wait_for(every_rule_evaluated_cleanly, 60, "every rule to evaluate with health ok", interval=1)
     up = requests.get(f"{prometheus}/api/v1/query", params={"query": 'up{job="api"}'}, timeout=5).json()
     assert [float(r["value"][1]) for r in up["data"]["result"]] == [1.0]
 
@@ -320,7 +310,7 @@ def test_one_request_id_in_the_answer_and_both_logs(stack):
         logs = {service: stack.compose("logs", service).stdout for service in ("nginx", "api")}
         return all(f"request_id={request_id}" in text for text in logs.values())
 
-    _wait_for(logged_by_both, 20, f"request_id={request_id} was not in both the nginx and the api log")
+    wait_for(logged_by_both, 20, f"request_id={request_id} in both the nginx and the api log", interval=1)
 
 
 def test_alertmanager_is_healthy_and_receives_prometheus_alerts(stack):
@@ -330,7 +320,7 @@ def test_alertmanager_is_healthy_and_receives_prometheus_alerts(stack):
         answer = requests.get(f"{stack.url('prometheus')}/api/v1/alertmanagers", timeout=5).json()
         return answer["data"]["activeAlertmanagers"]
 
-    assert _wait_for(active_alertmanagers, 60, "Prometheus found no Alertmanager")
+    assert wait_for(active_alertmanagers, 60, "Prometheus to find the Alertmanager", interval=1)
 
 
 def test_the_scale_profile_spreads_forecasts_over_replicas_on_one_postgres_registry(scale_stack):
@@ -341,7 +331,7 @@ def test_the_scale_profile_spreads_forecasts_over_replicas_on_one_postgres_regis
         return len([t for t in targets["data"]["activeTargets"]
                     if t["labels"]["job"] == "api" and t["health"] == "up"]) == 2
 
-    _wait_for(two_api_targets_up, 90, "Prometheus did not find both API replicas by DNS")
+    wait_for(two_api_targets_up, 90, "Prometheus to find both API replicas by DNS", interval=1)
     answers = [_forecast(scale_stack, horizon=1, last_row=-1 - i) for i in range(10)]
     assert all(answer["registered"] for answer in answers)
     upstreams = set(re.findall(r"upstream=(\S+)", scale_stack.compose("logs", "nginx").stdout))

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import APP_DIR
 from tests.conftest import SAMPLE_CSV
-from tests.server import champion_dir, gunicorn_server
+from tests.server import champion_dir, gunicorn_server, wait_for
 
 HISTORY = pd.read_csv(SAMPLE_CSV)
 MONOTONIC = ("http_requests_total", "model_predictions_total", "forecasts_registered_total")
@@ -49,15 +49,6 @@ def registry_rows(path):
                 "SELECT request_id, role, COUNT(*) FROM forecasts GROUP BY request_id, role"):
             rows.setdefault(request_id, {})[role] = count
     return rows
-
-
-def wait_for(condition, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def booted_workers(server):

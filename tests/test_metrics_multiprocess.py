@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.server import champion_dir, gunicorn_server, require_model_artifact
+from tests.server import champion_dir, gunicorn_server, require_model_artifact, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 # The server loads the champion of MODEL_STORE when set (as in `make run`), else the shipped store's.
@@ -153,16 +153,6 @@ def post_predicts(url, csv, n, threads=3):
     with ThreadPoolExecutor(threads) as pool:
         statuses = [r.status_code for r in pool.map(one, range(n))]
     assert statuses == [200] * n, statuses
-
-
-def wait_for(condition, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_gunicorn_totals_are_exact_and_survive_a_killed_worker(tmp_path, csv_bytes):
