@@ -10,7 +10,8 @@ by a factor of 2 or more from one minute to the next; interleaving puts every se
 and the figures printed are medians over the rounds, with the range of the per-round ratios.
 
 Latency: one client at a time, with Python's requests (as the earlier figures) and with wrk -c1 (a C client,
-so the client's own cost weighs less). Throughput: wrk -t2 -c8. wrk is the Debian package.
+so the client's own cost weighs less). Throughput: wrk -t2 -c8, with the CPU time the server's processes
+(master and workers) spent per request during it. wrk is the Debian package.
 """
 import argparse
 import os
@@ -38,7 +39,7 @@ class Server:
 
     def __init__(self, name, args, env=None, cwd=ROOT):
         self.name, self.args, self.env, self.cwd = name, args, env or {}, cwd
-        self.rounds = {"requests_p50": [], "wrk_p50": [], "throughput": []}
+        self.rounds = {"requests_p50": [], "wrk_p50": [], "throughput": [], "cpu_ms": []}
 
     def __enter__(self):
         self._tmp = tempfile.TemporaryDirectory()
@@ -82,11 +83,18 @@ class Server:
             times.append((time.perf_counter() - began) * 1000)
         self.rounds["requests_p50"].append(statistics.median(times))
         self.rounds["wrk_p50"].append(wrk_p50_ms(self.url, seconds))
-        self.rounds["throughput"].append(throughput(self.url, seconds))
+        processes = [str(self.proc.pid), *self.worker_pids()]
+        cpu_before = cpu_ms(processes)
+        rps, done = throughput(self.url, seconds)
+        self.rounds["throughput"].append(rps)
+        self.rounds["cpu_ms"].append((cpu_ms(processes) - cpu_before) / done)  # the server's CPU per request
+
+    def worker_pids(self):
+        return subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
 
     def worker_rss_mb(self):
-        pids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
-        return [int(Path(f"/proc/{p}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024 for p in pids]
+        return [int(Path(f"/proc/{p}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+                for p in self.worker_pids()]
 
     def figure(self, key):
         return statistics.median(self.rounds[key])
@@ -110,8 +118,19 @@ def wrk(url, connections, seconds):
 
 
 def throughput(url, seconds):
+    """(requests per second, requests completed) with 8 connections."""
     out = wrk(url, 8, seconds)
-    return float(next(text for text in out.splitlines() if text.startswith("Requests/sec")).split()[1])
+    rps = float(next(text for text in out.splitlines() if text.startswith("Requests/sec")).split()[1])
+    return rps, int(next(text for text in out.splitlines() if "requests in" in text).split()[0])
+
+
+def cpu_ms(pids):
+    """User and system CPU time used so far by the processes `pids`, in milliseconds."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def wrk_p50_ms(url, seconds):
@@ -157,14 +176,16 @@ def main(argv=None):
         for server in servers:
             rss = server.worker_rss_mb()
             print(f"{server.name:<32} p50 {server.figure('requests_p50'):7.2f} ms (wrk -c1 "
-                  f"{server.figure('wrk_p50'):6.2f} ms)  {server.figure('throughput'):7.1f} req/s  ready after "
+                  f"{server.figure('wrk_p50'):6.2f} ms)  {server.figure('throughput'):7.1f} req/s "
+                  f"(CPU {server.figure('cpu_ms'):.2f} ms a request)  ready after "
                   f"{server.ready_s:4.2f} s, first forecast after {server.first_s:4.2f} s  worker RSS "
                   f"{', '.join(f'{r:.0f}' for r in rss)} MB")
             server.rss = max(rss)
     ours = servers[0]
     for other in servers[1:]:
         parts = []
-        for key, label in (("requests_p50", "p50"), ("wrk_p50", "p50 wrk -c1"), ("throughput", "throughput")):
+        for key, label in (("requests_p50", "p50"), ("wrk_p50", "p50 wrk -c1"), ("throughput", "throughput"),
+                           ("cpu_ms", "CPU per request")):
             mid, low, high = ratio_range(ours, other, key)
             parts.append(f"{label} {mid:.3f} ({low:.3f}-{high:.3f})")
         print(f"ratios ours/{other.name}, median (range) over rounds: {', '.join(parts)}; worker RSS "
