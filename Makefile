@@ -49,6 +49,7 @@ retrain: install
 bench: install
 	$(BIN)/python bench/bench_inference.py
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_request_parts.py
 	$(BIN)/python bench/bench_metrics.py
 	$(BIN)/python bench/bench_registry.py
 	$(BIN)/python bench/bench_shadow.py

@@ -5,9 +5,10 @@ of the request (wall, and the answer's processing_time_ms), then profiles the sa
 step's share of the forecast service's time. The profiler slows Python code more than compiled code, so the
 shares are a guide to where the time goes, not timings; the p50s are measured without it.
 
-To compare two versions of the code, run it in each checkout, alternating:
+To compare with another version of the code, alternate runs on this checkout and on the other one (unpacked
+with `git archive REV | tar -x -C DIR`; the step shares are printed for the steps that version has):
 
-    .venv/bin/python bench/bench_request_parts.py [--requests 300]
+    .venv/bin/python bench/bench_request_parts.py [--requests 300] [--app-dir DIR]
 """
 from __future__ import annotations
 
@@ -41,7 +42,10 @@ STEPS = {
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app to measure")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(args.app_dir.resolve()))
+    os.chdir(args.app_dir)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.update(REGISTRY_PATH=str(Path(tmp) / "forecasts.sqlite3"),
                           PROMETHEUS_MULTIPROC_DIR=str(Path(tmp) / "multiproc"))
@@ -74,14 +78,15 @@ def main(argv=None) -> int:
     stats = pstats.Stats(profile).stats
 
     def key(file, name):
-        return next(k for k in stats if k[2] == name and k[0].endswith(file))
+        return next((k for k in stats if k[2] == name and k[0].endswith(file)), None)
 
     service = key("app/forecast_service.py", "run_forecast")
     total = stats[service][3]
     print("share of the forecast service's time under the profiler (each step as called by the service):")
     for label, (file, name) in STEPS.items():
-        share = stats[key(file, name)][4].get(service, (0, 0, 0, 0.0))[3] / total
-        print(f"  {label:<62} {share:6.1%}")
+        step = key(file, name)
+        share = "n/a" if step is None else f"{stats[step][4].get(service, (0, 0, 0, 0.0))[3] / total:.1%}"
+        print(f"  {label:<62} {share:>6}")
     return 0
 
 
